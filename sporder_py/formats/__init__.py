@@ -1,0 +1,1 @@
+"""Readers and writers of catalog formats (TOML file, JSON, netsh text, registry, hives)."""

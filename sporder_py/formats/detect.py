@@ -1,0 +1,91 @@
+"""Which format a catalog file is in, decided from its content, and parsing it.
+
+Formats: ``toml`` (sporder's own file), ``json`` (a ``list --json`` document), ``netsh``
+(``netsh winsock show catalog`` text), ``reg`` (a regedit export of WinSock2\\Parameters),
+``hive`` (an offline SYSTEM registry hive), ``firefox`` (a ``Winsock_LSP`` crash annotation).
+Each reader is imported only when its format is used.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import CatalogFileError, UsageError
+from ..model import CatalogFile
+
+FORMATS = ("toml", "json", "netsh", "reg", "hive", "firefox")
+
+
+def _text(data: bytes) -> str | None:
+    for bom, enc in ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
+        if data.startswith(bom):
+            try:
+                return data[len(bom):].decode(enc)
+            except UnicodeDecodeError:
+                return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def sniff(data: bytes) -> str | None:
+    if data[:4] == b"regf":
+        return "hive"
+    text = _text(data)
+    if text is None:
+        return "toml"  # undecodable bytes: the TOML reader says where the bad byte is
+    head = text.lstrip()
+    if head.startswith(("Windows Registry Editor", "REGEDIT4")):
+        return "reg"
+    if head.startswith("{"):
+        return "json"
+    if "Winsock Catalog Provider Entry" in text or "Winsock 目录提供程序项" in text \
+            or "Name Space Provider Entry" in text:
+        return "netsh"
+    if head.startswith("Winsock_LSP"):
+        return "firefox"
+    return "toml"      # any other text: the TOML reader names what is wrong with it
+
+
+def parse(data: bytes, source: str, *, fmt: str | None = None, path: Path | None = None,
+          partial: bool = False) -> tuple[CatalogFile, list[str], str]:
+    """Parse ``data`` in format ``fmt`` (detected when None); returns (file, warnings, format)."""
+    if fmt is not None and fmt not in FORMATS:
+        raise UsageError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)}).", code="bad-format")
+    found = fmt or sniff(data)
+    if found is None:
+        raise CatalogFileError(f"{source}: not a catalog in any format sporder reads (TOML, "
+                               "netsh text, .reg, SYSTEM hive, Firefox annotation, JSON).",
+                               code="catalog-unknown-format")
+    if found == "toml":
+        from ..store import decode_toml
+        f, warnings = decode_toml(data, source)
+    elif found == "json":
+        from . import jsondoc
+        f, warnings = jsondoc.parse_list_json(_require_text(data, source), source)
+    elif found == "netsh":
+        from . import netsh
+        f, warnings = netsh.parse_netsh(_require_text(data, source), source, partial=partial)
+    elif found == "firefox":
+        from . import firefox
+        f, warnings = firefox.parse_firefox(_require_text(data, source), source)
+    elif found == "reg":
+        from . import regfile
+        f, warnings = regfile.parse_reg(data, source)
+    else:
+        from . import hive
+        if path is None:
+            raise CatalogFileError(f"{source}: a registry hive must be read from a file.",
+                                   code="catalog-invalid")
+        f, warnings = hive.read_hive(path, source)
+    return f, warnings, found
+
+
+def _require_text(data: bytes, source: str) -> str:
+    text = _text(data)
+    if text is None:
+        raise CatalogFileError(f"{source}: not UTF-8 or UTF-16 text.", code="catalog-syntax")
+    if "\x00" in text:
+        raise CatalogFileError(f"{source}: contains a NUL character.", code="catalog-syntax")
+    return text

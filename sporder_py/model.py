@@ -1,0 +1,236 @@
+"""Frozen, typed dataclasses for the Winsock 2 catalog (winsock-semantics §1.1, §1.2, §6).
+
+A ``ProtocolEntry`` is a WSAPROTOCOL_INFOW plus its provider DLL path and LSP categories.  Its
+kind follows ProtocolChain.ChainLen exactly (§1.2): 0 = layered (an LSP's hidden entry), 1 = base
+provider, 2..7 = chain (ids from the top layer down to the base provider).  A ``Catalog`` is one
+ordered list of protocol entries plus one ordered list of namespace providers; a ``CatalogFile``
+holds the native (64) and/or WOW64 (32) catalog and the file-level counters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import Literal
+
+from . import winsock as ws
+from .errors import CatalogFileError
+
+Kind = Literal["layered", "base", "chain"]
+Bitness = Literal["64", "32"]
+KINDS: tuple[Kind, ...] = ("layered", "base", "chain")
+BITNESSES: tuple[Bitness, ...] = ("64", "32")
+
+
+def kind_for_chain_len(chain_len: int) -> Kind:
+    """§1.2: ChainLen 0 = LAYERED_PROTOCOL, 1 = BASE_PROTOCOL, > 1 = protocol chain."""
+    if chain_len == ws.LAYERED_PROTOCOL:
+        return "layered"
+    if chain_len == ws.BASE_PROTOCOL:
+        return "base"
+    return "chain"
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolEntry:
+    """One catalog entry: every WSAPROTOCOL_INFOW field, the DLL path, the LSP categories."""
+
+    id: int                                   # dwCatalogEntryId
+    kind: Kind                                # from ProtocolChain.ChainLen
+    name: str                                 # szProtocol
+    provider_id: str                          # ProviderId, "{XXXXXXXX-XXXX-...}" upper case
+    path: str                                 # provider DLL path, stored unexpanded
+    family: int                               # iAddressFamily
+    socket_type: int                          # iSocketType
+    protocol: int                             # iProtocol
+    protocol_max_offset: int = 0              # iProtocolMaxOffset
+    min_address_length: int = 16              # iMinSockAddr
+    max_address_length: int = 16              # iMaxSockAddr
+    service_flags: int = 0                    # dwServiceFlags1 (XP1_*)
+    provider_flags: int = 0                   # dwProviderFlags (PFL_*)
+    chain: tuple[int, ...] = ()               # ChainEntries[:ChainLen], only for kind "chain"
+    version: int = 2                          # iVersion
+    byte_order: int = 0                       # iNetworkByteOrder
+    security_scheme: int = 0                  # iSecurityScheme
+    message_size: int = 0                     # dwMessageSize
+    provider_reserved: int = 0                # dwProviderReserved
+    service_flags2: int = 0                   # dwServiceFlags2..4 (reserved)
+    service_flags3: int = 0
+    service_flags4: int = 0
+    lsp_categories: int = 0                   # LSP_* (meaningful on layered entries, §7)
+
+    @property
+    def chain_len(self) -> int:
+        return {"layered": 0, "base": 1}.get(self.kind, len(self.chain))
+
+    @property
+    def chain_ids(self) -> tuple[int, ...]:
+        """The JSON view of the chain: [] for layered, [id] for base, the chain otherwise."""
+        if self.kind == "base":
+            return (self.id,)
+        return self.chain
+
+    @property
+    def is_ifs(self) -> bool:
+        return bool(self.service_flags & ws.XP1_IFS_HANDLES)
+
+    @property
+    def is_hidden(self) -> bool:
+        return bool(self.provider_flags & ws.PFL_HIDDEN)
+
+    @property
+    def triple(self) -> tuple[int, int, int]:
+        return (self.family, self.socket_type, self.protocol)
+
+    def with_changes(self, **changes: object) -> ProtocolEntry:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceEntry:
+    """A namespace provider (WSANAMESPACE_INFOEX, §6): identified by GUID, never layered."""
+
+    provider_id: str
+    name: str                                 # lpszIdentifier / DisplayString
+    namespace: int                            # dwNameSpace (NS_*)
+    path: str                                 # LibraryPath
+    enabled: bool = True                      # fActive
+    version: int = 0                          # dwVersion
+    family: int = 0                           # AddressFamily value of the registry entry
+    stores_class_info: bool = False           # StoresServiceClassInfo
+    provider_info: str = ""                   # ProviderInfo blob as lower-case hex, "" = none
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """One protocol catalog (in order) and its namespace catalog (in order)."""
+
+    bitness: Bitness
+    protocols: tuple[ProtocolEntry, ...] = ()
+    namespaces: tuple[NamespaceEntry, ...] = ()
+
+    @cached_property
+    def _index(self) -> dict[int, int]:
+        return {e.id: i for i, e in enumerate(self.protocols)}
+
+    def get(self, entry_id: int) -> ProtocolEntry | None:
+        i = self._index.get(entry_id)
+        return None if i is None else self.protocols[i]
+
+    def position(self, entry_id: int) -> int | None:
+        """1-based position of an id in catalog order, or None."""
+        i = self._index.get(entry_id)
+        return None if i is None else i + 1
+
+    def __contains__(self, entry_id: object) -> bool:
+        return entry_id in self._index
+
+    @property
+    def ids(self) -> list[int]:
+        return [e.id for e in self.protocols]
+
+    def with_protocols(self, protocols: tuple[ProtocolEntry, ...] | list[ProtocolEntry]) -> Catalog:
+        return Catalog(self.bitness, tuple(protocols), self.namespaces)
+
+    def with_namespaces(self, namespaces: tuple[NamespaceEntry, ...] | list[NamespaceEntry]) -> Catalog:
+        return Catalog(self.bitness, self.protocols, tuple(namespaces))
+
+
+@dataclass(frozen=True)
+class WskRange:
+    """The WSK version range a catalog records for a system."""
+
+    lowest: int
+    highest: int
+    documented: bool
+
+    def __post_init__(self) -> None:
+        for name in ("lowest", "highest"):
+            v = getattr(self, name)
+            if not (isinstance(v, int) and not isinstance(v, bool)) or not 0 <= v <= 0xFFFF:
+                raise CatalogFileError(f"WSK range {name} {v!r} is not a 16-bit version.")
+        if self.lowest > self.highest:
+            raise CatalogFileError(
+                f"WSK range lowest {ws.format_wsk_version(self.lowest)} is above highest "
+                f"{ws.format_wsk_version(self.highest)}.")
+
+    def contains(self, version: int) -> bool:
+        return self.lowest <= version <= self.highest
+
+
+@dataclass(frozen=True, slots=True)
+class AppCategory:
+    """An application's permitted LSP categories (WSCSetApplicationCategory, §7.3)."""
+
+    path: str
+    args: str = ""
+    categories: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRecord:
+    """One write to the catalog file: who, when, what (kept inside the file, DESIGN §5)."""
+
+    time: str                                 # UTC, ISO 8601 with "Z"
+    user: str
+    command: str
+    summary: str
+    serial_before: int
+    serial_after: int
+    undo_target: int                          # the serial `undo` returns to from serial_after
+
+
+@dataclass(frozen=True)
+class CatalogFile:
+    """The whole catalog file (format 1, DESIGN §3)."""
+
+    catalogs: dict[Bitness, Catalog]          # "64" and/or "32", in that order
+    next_entry_id: int = ws.FIRST_CATALOG_ENTRY_ID
+    serial: int = 1
+    description: str = ""
+    format: int = 1
+    app_categories: tuple[AppCategory, ...] = ()
+    lsp_ranking: tuple[str, ...] = ()         # category ranking override for chain-insert --auto
+    wsk: WskRange | None = None
+    history: tuple[HistoryRecord, ...] = field(default=())
+
+    @property
+    def bitnesses(self) -> list[Bitness]:
+        return [b for b in BITNESSES if b in self.catalogs]
+
+    @property
+    def native(self) -> Bitness:
+        return "64" if "64" in self.catalogs else "32"
+
+    def catalog(self, bitness: Bitness) -> Catalog:
+        return self.catalogs[bitness]
+
+    def with_catalog(self, catalog: Catalog) -> CatalogFile:
+        cats = dict(self.catalogs)
+        cats[catalog.bitness] = catalog
+        return replace(self, catalogs={b: cats[b] for b in BITNESSES if b in cats})
+
+    def same_content(self, other: CatalogFile) -> bool:
+        """Equal in everything but the serial and the history."""
+        return replace(self, serial=0, history=()) == replace(other, serial=0, history=())
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One effect of an operation; --dry-run plans and mutation JSON are built from these."""
+
+    action: str                               # add | remove | update | move | namespace-* | ...
+    catalog: str                              # "64", "32" or "" for file-level changes
+    id: int | None = None
+    name: str = ""
+    fields: tuple[tuple[str, object, object], ...] = ()   # (field, before, after)
+    detail: str = ""
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {"action": self.action, "catalog": self.catalog,
+                                  "id": self.id, "name": self.name}
+        if self.fields:
+            out["fields"] = [{"field": f, "before": b, "after": a} for f, b, a in self.fields]
+        if self.detail:
+            out["detail"] = self.detail
+        return out

@@ -1,0 +1,36 @@
+"""Rule 4 (fast start): the read path imports only click, the domain and the standard library."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import CATALOGS
+
+FORBIDDEN = ("rich", "filelock", "platformdirs", "tomlkit", "importlib.metadata",
+             "importlib.resources", "regipy", "sporder_py.cli_edit", "sporder_py.cli_more",
+             "sporder_py.wsk", "sporder_py.ops", "sporder_py.probe")
+
+PROBE = """
+import sys, io, contextlib, json
+from sporder_py.cli import main
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    code = main(sys.argv[1:])
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+
+
+@pytest.mark.parametrize("args", [
+    ["resolve", "AF_INET", "SOCK_STREAM", "IPPROTO_TCP", "--json"],
+    ["list", "--json"], ["list"], ["show", "1001"], ["resolve", "inet", "stream", "tcp"],
+])
+def test_read_path_does_not_import_heavy_modules(args):
+    proc = subprocess.run([sys.executable, "-c", PROBE, "--catalog",
+                           str(CATALOGS / "windows-11.toml"), *args],
+                          capture_output=True, text=True, check=True)
+    result = json.loads(proc.stdout)
+    assert result["code"] == 0
+    loaded = [m for m in result["modules"]
+              if any(m == f or m.startswith(f + ".") for f in FORBIDDEN)]
+    assert loaded == []

@@ -504,6 +504,15 @@ def undo_cmd(g: Globals, steps: int, dry_run: bool, if_serial: int | None,
 
 # --- entry point -------------------------------------------------------------------------------
 
+def error_text(exc: SporderError) -> str:
+    """The one sentence, with the WSAE name and number when Windows has one."""
+    msg = exc.message
+    if exc.winsock_error is not None and str(exc.winsock_error) not in msg:
+        name = ws.error_name(exc.winsock_error)
+        msg = msg.rstrip(".") + f" ({name + ' ' if name else ''}{exc.winsock_error})."
+    return msg
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     as_json = "--json" in args
@@ -513,12 +522,12 @@ def main(argv: list[str] | None = None) -> int:
         cli.main(args=args, prog_name="sporder", standalone_mode=False)
         return 0
     except _Reported as rep:
-        R.err(f"sporder: error: {rep.error.message}")
+        R.err(f"sporder: error: {error_text(rep.error)}")
         return rep.error.exit_code
     except SporderError as exc:
         if as_json:
-            R.out(R.envelope(command, None, exc.to_json()))
-        R.err(f"sporder: error: {exc.message}")
+            R.out(R.envelope(command, None, {**exc.to_json(), "message": error_text(exc)}))
+        R.err(f"sporder: error: {error_text(exc)}")
         return exc.exit_code
     except click.exceptions.NoArgsIsHelpError as exc:
         exc.show()

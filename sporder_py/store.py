@@ -291,6 +291,12 @@ def _read_for_write(loc: Location) -> tuple[CatalogFile, bytes | None, list[str]
         f, _ = decode_toml(data, f"{DEFAULT_CATALOG} (shipped)")
         return f, data, []
     data = read_bytes(loc.path)
+    from .formats import detect
+    fmt = detect.sniff(data)
+    if fmt not in ("toml", None):
+        raise CatalogFileError(f"{loc.path} is {fmt} text, not a sporder catalog file; commands "
+                               f"that change a catalog edit TOML: run 'sporder import "
+                               f"{loc.path}' into a catalog first.", code="catalog-not-toml")
     f, warnings = decode_toml(data, str(loc.path))
     return f, data, warnings
 

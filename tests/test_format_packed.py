@@ -131,9 +131,10 @@ def _entries(draw: st.DrawFn) -> ProtocolEntry:
     guid = draw(st.uuids()).hex.upper()
     return ProtocolEntry(
         id=draw(_ids), kind=kind,
-        name=draw(st.text(st.characters(blacklist_characters="\0"), max_size=120)),
+        name=draw(st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\0"),
+                          max_size=120)),
         provider_id=f"{{{guid[:8]}-{guid[8:12]}-{guid[12:16]}-{guid[16:20]}-{guid[20:]}}}",
-        path=draw(st.text(st.characters(codec="cp1252", blacklist_characters="\0"),
+        path=draw(st.text(st.characters(codec="cp1252", exclude_characters="\0"),
                           max_size=259)),
         family=draw(_ints), socket_type=draw(_ints), protocol=draw(_ints),
         protocol_max_offset=draw(_ints), min_address_length=draw(_ints),

@@ -691,7 +691,9 @@ def test_property_operation_sequences_keep_the_catalog_well_formed(data: st.Data
         op = data.draw(st.sampled_from(["install", "lsp", "lsp_all", "insert", "reorder",
                                         "move", "uninstall"]))
         bits = data.draw(st.sampled_from([BOTH, ["64"]]))
-        if op == "insert" and not any(e.kind == "layered" for e in cat.protocols):
+        pairs = [(h.id, c) for h in cat.protocols if h.kind == "layered"
+                 for c in cat.protocols if c.kind == "chain" and h.id not in c.chain]
+        if op == "insert" and not pairs:
             op = "lsp"
         before = copy.deepcopy(f)
         try:
@@ -707,9 +709,7 @@ def test_property_operation_sequences_keep_the_catalog_well_formed(data: st.Data
                                         categories=data.draw(st.sampled_from([0, 1, 8, 64])),
                                         bitnesses=bits, new_guid=gen)
             elif op == "insert":
-                layer = pick({"layered"})
-                into = data.draw(st.sampled_from([e for e in cat.protocols if e.kind == "chain"
-                                                  and layer not in e.chain] or [cat.get(ids[0])]))
+                layer, into = data.draw(st.sampled_from(pairs))
                 where = data.draw(st.sampled_from([{}, {"auto": True}, {"position": 1},
                                                    {"above": (into.chain or ids)[-1]}]))
                 f, _ = P.chain_insert(f, layer, chains=(into.id,), bitnesses=bits, **where)

@@ -127,6 +127,13 @@ def _bitnesses(f: CatalogFile, spec: Spec, default: str | None, *, many: bool) -
 
 
 def _install_entry(spec: Spec) -> Any:
+    for key, limit in (("name", ws.WSAPROTOCOL_LEN), ("path", ws.MAX_PATH - 1)):
+        value = spec.raw.get(key)
+        if isinstance(value, str) and len(value) > limit:
+            from ..errors import WinsockError
+            raise WinsockError(f"{spec.where}: the {key} is {len(value)} characters long; "
+                               f"Windows allows {limit}.", code="wsaeinval",
+                               winsock_error=ws.WSAEINVAL)
     family = ws.parse_family(str(spec.required("family", spec._get("family"))))
     stype = ws.parse_socket_type(str(spec.required("type", spec._get("type"))))
     proto_v = spec._get("protocol", 0)
@@ -167,6 +174,10 @@ def run_one(f: CatalogFile, raw: Mapping[str, Any], *, bitness: str | None = Non
     if handler is None:
         raise UsageError(f"{where}: unknown command {command!r} (known: "
                          f"{', '.join(sorted(HANDLERS))}).", code="bad-operation")
+    unknown = sorted(set(spec.raw) - KEYS[command] - {"command", "bitness"})
+    if unknown:
+        raise UsageError(f"{where}: unknown key '{unknown[0]}' for '{command}' (known: "
+                         f"{', '.join(sorted(KEYS[command]))}).", code="bad-operation")
     result = handler(f, spec, bitness, ctx or Ctx())
     spec.finish()
     return result
@@ -178,8 +189,14 @@ def run_batch(f: CatalogFile, specs: list[Mapping[str, Any]], *, bitness: str | 
     changes: list[Change] = []
     extras: list[dict[str, Any]] = []
     for i, raw in enumerate(specs, 1):
-        f, more, extra = run_one(f, raw, bitness=bitness, where=f"{source}: operation #{i}",
-                                 ctx=ctx)
+        where = f"{source}: operation #{i}"
+        try:
+            f, more, extra = run_one(f, raw, bitness=bitness, where=where, ctx=ctx)
+        except SporderError as exc:
+            if not exc.message.startswith(where):
+                exc.message = f"{where}: {exc.message}"
+                exc.args = (exc.message,)
+            raise
         changes += more
         extras.append(extra)
     return f, changes, {"operations": len(specs), "results": extras}
@@ -341,4 +358,22 @@ HANDLERS: dict[str, Callable[[CatalogFile, Spec, str | None, Ctx], Result]] = {
     "namespace-enable": _ns_enable, "namespace-disable": _ns_disable,
     "namespace-reorder": _ns_reorder, "categories-set": _categories_set,
     "app-category-set": _app_set, "app-category-remove": _app_remove, "reset": _reset,
+}
+
+_ENTRY_KEYS = {"name", "path", "family", "type", "protocol", "kind", "chain", "categories",
+               "protocol_max_offset", "min_address_length", "max_address_length",
+               "service_flags", "provider_flags", "message_size", "version", "byte_order",
+               "security_scheme"}
+KEYS: dict[str, set[str]] = {   # the keys each command takes (its long options, "_" for "-")
+    "install": _ENTRY_KEYS | {"provider_id", "exist_ok", "entries", "from"},
+    "install-lsp": {"name", "path", "provider_id", "over", "over_all", "over_base_only", "ifs",
+                    "categories"},
+    "chain-insert": {"lsp", "chains", "all_over", "position", "above", "below", "auto"},
+    "reorder": {"ids"}, "move": {"id", "top", "bottom", "before", "after", "position"},
+    "uninstall": {"id", "provider_id", "cascade", "no_repair"},
+    "namespace-install": {"name", "path", "namespace", "provider_id", "version", "disabled"},
+    "namespace-uninstall": {"provider_id"}, "namespace-enable": {"provider_id"},
+    "namespace-disable": {"provider_id"}, "namespace-reorder": {"provider_ids"},
+    "categories-set": {"id", "categories"}, "app-category-set": {"path", "args", "categories"},
+    "app-category-remove": {"path", "args"}, "reset": {"to"},
 }

@@ -1,9 +1,9 @@
 """Tests for the protocol-catalog mutations (sporder_py.ops.protocols).
 
 Facts: winsock-semantics.md §1.2 (chains, hidden entry), §4.1-§4.5 (install, deinstall, order,
-update), §4.7 (shared ids), §4.10 (mutation vectors M1-M8), §7 (LSP categories); anchor-tools.md §2
-(instlsp's install, IFS rule, remove with dependency repair, LSP map).  All catalogs are the shipped
-ones in catalogs/.
+update), §4.7 (shared ids), §4.10 (mutation vectors M1-M8), §7 (LSP categories);
+anchor-tools.md §2 (instlsp's install, IFS rule, remove with dependency repair, LSP map).
+All catalogs are the shipped ones in catalogs/.
 """
 
 from __future__ import annotations
@@ -728,3 +728,5 @@ def test_property_operation_sequences_keep_the_catalog_well_formed(data: st.Data
             assert f == before
         _check(f)
         assert f.next_entry_id >= before.next_entry_id
+    # The result is a valid catalog file with no orphan warnings.
+    assert catalog_toml.loads(catalog_toml.dumps(f), "result") == (f, [])

@@ -376,6 +376,9 @@ def install_lsp(f: CatalogFile, *, name: str, path: str, provider_id: str, targe
     cats = _selected(f, bitnesses)
     guid = _guid(provider_id)
     _check_text(f"LSP {name!r}", name, path)
+    if not 0 <= categories <= ws.DWORD_MAX:
+        raise UsageError(f"LSP categories {categories} are outside the range of a DWORD.",
+                         code="bad-value")
     for b in cats:
         have = [e.id for e in f.catalog(b).protocols if e.provider_id == guid]
         if have:
@@ -459,23 +462,19 @@ def _auto_position(cat: Catalog, chain: tuple[int, ...], lsp: ProtocolEntry,
     r, label = _rank(lsp.lsp_categories, order)
     pref = next((k for k, (q, _) in enumerate(ranks) if q > r), len(layers))
 
-    def who(k: int) -> str:
+    def about(k: int) -> str:
         e = entries[k]
-        return f"{layers[k]} '{display_name(e.name)}'" if e else str(layers[k])
+        name = f" '{display_name(e.name)}'" if e else ""
+        return f"rank {ranks[k][0]} ({ranks[k][1]}) of {layers[k]}{name}"
 
-    parts = []
-    if pref > 0:
-        parts.append(f"is below rank {ranks[pref - 1][0]} ({ranks[pref - 1][1]}) of {who(pref - 1)}")
-    if pref < len(layers):
-        parts.append(f"is above rank {ranks[pref][0]} ({ranks[pref][1]}) of {who(pref)}")
-    at = pref
+    parts = ([f"is below {about(pref - 1)}"] if pref > 0 else []) + \
+        ([f"is above {about(pref)}"] if pref < len(layers) else [])
+    ifs = [e is not None and e.is_ifs for e in entries]
     if lsp.is_ifs:
-        at = max(at, max((k + 1 for k, i in enumerate(layers) if not _layer_is_ifs(cat.get, i)),
-                         default=0))
+        at = max(pref, max((k + 1 for k, x in enumerate(ifs) if not x), default=0))
         rule = "an IFS LSP is never above a non-IFS one"
     else:
-        at = min(at, min((k for k, i in enumerate(layers) if _layer_is_ifs(cat.get, i)),
-                         default=len(layers)))
+        at = min(pref, min((k for k, x in enumerate(ifs) if x), default=len(layers)))
         rule = "a non-IFS LSP is never below an IFS one"
     text = f"rank {r} ({label}) " + " and ".join(parts)
     if at != pref:
@@ -687,6 +686,7 @@ def _remove_repairing(cat: Catalog, seeds: list[ProtocolEntry],
         gone.update({i: f"chain entry of LSP '{own[i]}'" if i in own
                      else "left with only its base provider" for i in short})
         strip |= short
+
     def lookup(i: int) -> ProtocolEntry | None:
         return None if i in gone else cat.get(i)
 

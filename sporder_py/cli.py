@@ -88,11 +88,16 @@ def dry_run_option(fn: Callable[..., Any]) -> Callable[..., Any]:
                         help="Validate and print the plan; write nothing.")(fn)
 
 
-def emit(as_json: bool, command: str, data: Any, human: Callable[[], None]) -> None:
+def emit(as_json: bool, command: str, data: Any, human: Callable[[], None],
+         error: SporderError | None = None) -> None:
+    """Print the result (JSON envelope or human text); with ``error``, print it as a failed
+    result carrying ``data`` and then fail with that error's exit status."""
     if as_json:
-        R.out(R.envelope(command, data))
+        R.out(R.envelope(command, data, error.to_json() if error else None))
     else:
         human()
+    if error is not None:
+        raise _Reported(error)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -307,13 +312,8 @@ def resolve_cmd(g: Globals, af: str, type_: str, protocol: str, explain: bool,
                        "layers": [{"id": x.id if x else None, "lsp_categories": c, "loads": ok}
                                   for x, c, ok in loads]}
     if not res.ok:
-        exc = _resolve_error(res)
-        if as_json:
-            R.out(R.envelope("resolve", data, exc.to_json()))
-        else:
-            if res.verdicts:
-                _explain_table(res, cat)
-        raise _Reported(exc)
+        emit(as_json, "resolve", data, lambda: _explain_table(res, cat) if res.verdicts else None,
+             _resolve_error(res))
 
     def human() -> None:
         if res.verdicts:

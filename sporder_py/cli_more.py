@@ -12,7 +12,7 @@ import click
 
 from . import render as R
 from . import store
-from .cli import (Globals, _Reported, cli, dry_run_option, emit, json_option, run_mutation,
+from .cli import (Globals, cli, dry_run_option, emit, json_option, run_mutation,
                   _triple)
 from .errors import OperationRefused, UsageError
 from .model import CatalogFile, Change
@@ -141,15 +141,10 @@ def doctor_cmd(g: Globals, root: str | None, strict: bool, fix: bool, dry_run: b
         R.table(["SEVERITY", "CODE", "CATALOG", "POS", "ID", "FINDING", "REPAIR"],
                 [[x.severity, x.code, x.catalog, x.position, x.id, x.message, x.repair]
                  for x in findings])
-    if failing:
-        exc = OperationRefused(f"doctor found {len(errors)} error(s) and "
-                               f"{len(findings) - len(errors)} warning(s).", code="doctor-findings")
-        if as_json:
-            R.out(R.envelope("doctor", data, exc.to_json()))
-        else:
-            human()
-        raise _Reported(exc)
-    emit(as_json, "doctor", data, human)
+    error = OperationRefused(f"doctor found {len(errors)} error(s) and "
+                             f"{len(findings) - len(errors)} warning(s).",
+                             code="doctor-findings") if failing else None
+    emit(as_json, "doctor", data, human, error)
 
 
 # --- probe ---------------------------------------------------------------------------------------
@@ -203,15 +198,9 @@ def probe_cmd(g: Globals, triple: tuple[str, ...], all_: bool, include_errors: b
                   f"{r.entry_id} {r.entry_name}" if r.entry_id is not None else "",
                   r.outcome, r.rtt_us if r.rtt_us is not None else "",
                   r.server_bytes or "", r.detail] for r in results])
-    if failed:
-        exc = OperationRefused(f"{len(failed)} of {len(results)} probe(s) failed.",
-                               code="probe-failed")
-        if as_json:
-            R.out(R.envelope("probe", data, exc.to_json()))
-        else:
-            human()
-        raise _Reported(exc)
-    emit(as_json, "probe", data, human)
+    error = OperationRefused(f"{len(failed)} of {len(results)} probe(s) failed.",
+                             code="probe-failed") if failed else None
+    emit(as_json, "probe", data, human, error)
 
 
 # --- wsk -----------------------------------------------------------------------------------------
@@ -274,11 +263,6 @@ def wsk_capture_cmd(g: Globals, version_: str, mode: str | None, wait_ms: int | 
         R.table(["CALL", "ARGS", "STATUS", "MS", "DETAIL"],
                 [[r.call, r.args, r.status_name, f"{r.elapsed_ms:.1f}", r.detail]
                  for r in records])
-    if not captured:
-        exc = OperationRefused("the provider NPI was not captured.", code="wsk-not-captured")
-        if as_json:
-            R.out(R.envelope("wsk capture", data, exc.to_json()))
-        else:
-            human()
-        raise _Reported(exc)
-    emit(as_json, "wsk capture", data, human)
+    error = None if captured else OperationRefused("the provider NPI was not captured.",
+                                                   code="wsk-not-captured")
+    emit(as_json, "wsk capture", data, human, error)

@@ -70,3 +70,19 @@ def test_readme_quick_start_is_exactly_two_command_lines():
     assert len(lines) == 2
     assert "pip install" in lines[0] and "sporder list" in lines[0]
     assert "pytest" in lines[1]
+
+
+def test_man_pages_are_installed_with_the_wheel_and_man_finds_them():
+    import os
+    import sys
+    from pathlib import Path
+
+    import sporder_py
+    if Path(sporder_py.__file__).resolve().parent.parent == ROOT:
+        pytest.skip("running from the source tree, not an installed wheel")
+    page = Path(sys.prefix) / "share" / "man" / "man1" / "sporder.1"
+    assert page.is_file() and (Path(sys.prefix) / "share/man/man5/sporder-catalog.5").is_file()
+    if shutil.which("man"):
+        found = subprocess.run(["man", "-w", "sporder"], capture_output=True, text=True,
+                               env={**os.environ, "MANPATH": str(Path(sys.prefix) / "share" / "man")})
+        assert found.returncode == 0 and found.stdout.strip() == str(page)

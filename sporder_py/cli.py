@@ -8,6 +8,8 @@ with --dry-run.  The mapping from the error hierarchy happens once, in ``main``.
 
 from __future__ import annotations
 
+import math
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -153,6 +155,8 @@ def cli(ctx: click.Context, catalog: str | None, bitness: str | None, lock_timeo
     Exit status: 0 ok, 1 refused or not found, 2 usage error,
                  3 catalog file missing/unreadable/invalid, 4 conflict (lock, --if-serial).
     """
+    if not math.isfinite(lock_timeout):
+        raise click.BadParameter("must be a finite number of seconds.", param_hint="--lock-timeout")
     ctx.obj = Globals(catalog, bitness, lock_timeout)
 
 
@@ -374,9 +378,12 @@ def defaults_cmd(as_json: bool) -> None:
           "+".join(r["catalogs"]), r["description"]] for r in rows]))
 
 
+_ARGS: list[str] = []      # the arguments main() was given, for history records
+
+
 def command_line() -> str:
     import shlex
-    return "sporder " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    return "sporder " + " ".join(shlex.quote(a) for a in _ARGS)
 
 
 def run_mutation(g: Globals, command: str, operation: store.Operation, *, as_json: bool,
@@ -436,7 +443,8 @@ def init_cmd(g: Globals, source: str, force: bool, dry_run: bool, if_serial: int
         data = store.read_bytes(Path(source))
         start = detect.parse(data, source, path=Path(source))[0]
     loc = g.location
-    if loc.path.exists() and not force:
+    store.check_path(loc.path)
+    if os.path.lexists(loc.path) and not force:
         raise OperationRefused(f"{loc.path} already exists; use --force to overwrite it "
                                "(its history is kept, so 'sporder undo' can bring it back).",
                                code="exists")
@@ -514,7 +522,8 @@ def error_text(exc: SporderError) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
+    args = sys.argv[1:] if argv is None else list(argv)
+    _ARGS[:] = args
     as_json = "--json" in args
     command = next((a for a in args if not a.startswith("-") and
                     (a in cli.commands or a in LAZY)), "sporder")

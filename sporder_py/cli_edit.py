@@ -394,15 +394,15 @@ def reset_cmd(g: Globals, to: str, dry_run: bool, if_serial: int | None, as_json
 def apply_cmd(g: Globals, file: str, dry_run: bool, if_serial: int | None, as_json: bool) -> None:
     """Run a TOML list of operations ([[operation]] tables, keys = the commands' long options)
     as one transaction: all or nothing, one lock, one write, one history record."""
-    import tomllib
-
     from .ops import batch
+    from .formats.catalog_toml import parse_toml
     data = store.read_bytes(Path(file))
     try:
-        doc = tomllib.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise CatalogFileError(f"{file}: not a valid TOML operations file ({exc}).",
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CatalogFileError(f"{file}: not UTF-8 text (bad byte at offset {exc.start}).",
                                code="batch-invalid") from None
+    doc = parse_toml(text, file)
     ops = doc.get("operation")
     if not isinstance(ops, list) or set(doc) - {"operation"}:
         raise CatalogFileError(f"{file}: expected only [[operation]] tables.",

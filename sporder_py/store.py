@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .errors import CatalogFileError, ConflictError, OperationRefused
+from .errors import CatalogFileError, ConflictError, OperationRefused, UsageError
 from .formats import catalog_toml
 from .model import CatalogFile, Change, HistoryRecord
 
@@ -58,12 +58,36 @@ def default_path() -> Path:
 
 
 def locate(option: str | None) -> Location:
-    if option:
+    if option is not None:
+        if not option:
+            raise UsageError("--catalog was given an empty path.", code="bad-catalog-path")
         return Location(Path(option), "option")
     env = os.environ.get("SPORDER_CATALOG")
-    if env:
+    if env is not None:
+        if not env:
+            raise UsageError("SPORDER_CATALOG is set but empty.", code="bad-catalog-path")
         return Location(Path(env), "env")
     return Location(default_path(), "default")
+
+
+def _exists(path: Path) -> bool:
+    """Whether anything (a file, a directory, even a broken or looping link) is at path."""
+    try:
+        return os.path.lexists(path)
+    except (OSError, ValueError):
+        return False
+
+
+def check_path(path: Path) -> None:
+    """Turn a path the OS cannot even look up (too long, a link loop, NUL) into one sentence."""
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError) as exc:
+        raise CatalogFileError(f"cannot use catalog path {path}: "
+                               f"{getattr(exc, 'strerror', None) or exc}.",
+                               code="catalog-unreadable") from None
 
 
 # --- shipped catalogs --------------------------------------------------------------------------
@@ -153,14 +177,9 @@ def exclusive_lock(path: Path, timeout: float) -> Iterator[None]:
         raise CatalogFileError(f"cannot create lock file {path}: {exc.strerror or exc}.",
                                code="lock-unwritable") from None
     try:
-        deadline = time.monotonic() + timeout
-        delay = 0.002
-        while not _try_lock(fd):
-            if time.monotonic() >= deadline:
-                raise ConflictError(f"could not lock {path} within {timeout:g} s; another sporder "
-                                    "is writing this catalog.", code="lock-timeout")
-            time.sleep(delay)
-            delay = min(delay * 2, 0.05)
+        if not (_try_lock(fd) or _wait_lock(fd, timeout)):
+            raise ConflictError(f"could not lock {path} within {timeout:g} s; another sporder "
+                                "is writing this catalog.", code="lock-timeout")
         try:
             yield
         finally:
@@ -201,6 +220,40 @@ else:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
+def _wait_lock(fd: int, timeout: float) -> bool:
+    """Wait for the lock.  In the main thread on POSIX: a blocking flock bounded by a real-time
+    timer, so waiters are woken by the kernel in turn instead of being overtaken while asleep;
+    elsewhere: polling every 2 ms."""
+    import threading
+    if sys.platform != "win32" and threading.current_thread() is threading.main_thread():
+        import signal
+
+        class _Expired(Exception):
+            pass
+
+        def expire(signum: int, frame: object) -> None:
+            raise _Expired
+
+        previous = signal.signal(signal.SIGALRM, expire)
+        try:
+            signal.setitimer(signal.ITIMER_REAL, max(timeout, 0.001))
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                return True
+            except _Expired:
+                return False
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+        finally:
+            signal.signal(signal.SIGALRM, previous)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.002)
+        if _try_lock(fd):
+            return True
+    return False
+
+
 # --- atomic write ------------------------------------------------------------------------------
 
 def _fsync_dir(directory: Path) -> None:
@@ -217,21 +270,38 @@ def _temp_prefix(path: Path) -> str:
     return f".{path.name}."
 
 
-def clean_stale_temps(path: Path) -> None:
-    """Remove temp files a killed writer left (only the lock holder calls this)."""
-    for stale in path.parent.glob(_temp_prefix(path) + "*.tmp"):
-        try:
-            stale.unlink()
-        except OSError:
-            pass
+def clean_stale_temps(directory: Path, prefix: str = ".") -> None:
+    """Remove temp files a killed writer left in ``directory`` (only the lock holder calls this).
+    Names are compared as text, so glob characters in a catalog's name are harmless."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(prefix) and name.endswith(".tmp"):
+            try:
+                os.unlink(directory / name)
+            except OSError:
+                pass
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Temp file in the same directory, fsync, os.replace, fsync the directory."""
+    """Temp file in the same directory, fsync, os.replace, fsync the directory.  The new file
+    keeps the old one's mode and (where permitted) owner and group."""
     tmp = path.with_name(f"{_temp_prefix(path)}{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    try:
+        old = os.stat(path)
+    except OSError:
+        old = None
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
+            if old is not None and hasattr(os, "fchmod"):
+                os.fchmod(fd, old.st_mode & 0o7777)
+                try:
+                    os.fchown(fd, old.st_uid, old.st_gid)
+                except OSError:
+                    pass
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
@@ -286,7 +356,7 @@ def _record(before: CatalogFile, after: CatalogFile, command: str, summary: str,
 
 
 def _read_for_write(loc: Location) -> tuple[CatalogFile, bytes | None, list[str]]:
-    if not loc.path.exists() and loc.origin == "default":
+    if not _exists(loc.path) and loc.origin == "default":
         data = shipped_path(DEFAULT_CATALOG).read_bytes()
         f, _ = decode_toml(data, f"{DEFAULT_CATALOG} (shipped)")
         return f, data, []
@@ -301,18 +371,29 @@ def _read_for_write(loc: Location) -> tuple[CatalogFile, bytes | None, list[str]
     return f, data, warnings
 
 
-def _save_state(loc: Location, serial: int, data: bytes) -> None:
+def _save_state(loc: Location, serial: int, data: bytes) -> Path | None:
+    """Keep the previous file's bytes for undo; returns the state file if it is new."""
     hdir = loc.history_dir
+    state = hdir / f"{serial}.toml"
     try:
         hdir.mkdir(exist_ok=True)
-        atomic_write(hdir / f"{serial}.toml", data)
-        states = sorted((p for p in hdir.glob("*.toml") if p.stem.isdigit()),
-                        key=lambda p: int(p.stem))
-        for old in states[:-KEEP_STATES]:
-            old.unlink()
+        if state.exists():
+            return None
+        atomic_write(state, data)
+        return state
     except OSError as exc:
         raise CatalogFileError(f"cannot keep the previous state in {hdir}: {exc.strerror or exc}; "
                                "nothing was written.", code="catalog-unwritable") from None
+
+
+def _prune_states(loc: Location) -> None:
+    try:
+        states = sorted((p for p in loc.history_dir.glob("*.toml") if p.stem.isdigit()),
+                        key=lambda p: int(p.stem))
+        for old in states[:-KEEP_STATES]:
+            old.unlink()
+    except OSError:
+        pass      # an old state that cannot be pruned does no harm
 
 
 def mutate(loc: Location, operation: Operation, *, command: str, summary: Callable[[list[Change]], str],
@@ -338,18 +419,34 @@ def mutate(loc: Location, operation: Operation, *, command: str, summary: Callab
         final = _record(before, after, command, summary(changes),
                         undo_target(before) if undo_target else None)
         text = catalog_toml.dumps(final)
-        catalog_toml.loads(text, str(loc.path))
+        try:
+            catalog_toml.loads(text, str(loc.path))
+        except CatalogFileError as exc:   # the operation's result, not the input, is refused
+            raise OperationRefused("the result would not be a valid catalog, so nothing was "
+                                   f"written: {exc.message}", code="invalid-result") from None
         if not dry_run:
-            if raw is not None:
-                _save_state(loc, before.serial, raw)
-            atomic_write(loc.path, text.encode("utf-8"))
+            saved = _save_state(loc, before.serial, raw) if raw is not None else None
+            try:
+                atomic_write(loc.path, text.encode("utf-8"))
+            except CatalogFileError:
+                if saved is not None:           # the write failed: leave history as it was
+                    saved.unlink(missing_ok=True)
+                raise
+            _prune_states(loc)
         return Outcome(before, final, changes, dry_run, warnings, extra)
 
+    check_path(loc.path)
+    if os.path.islink(loc.path):
+        # Write through a link: the real catalog (and its lock and history) is the target's.
+        loc = Location(Path(os.path.realpath(loc.path)), loc.origin)
+
     def current() -> tuple[CatalogFile, bytes | None, list[str]]:
-        if create is not None and not loc.path.exists():
+        if create is not None and not _exists(loc.path):
             return create, None, []
         return _read_for_write(loc)
 
+    if create is None and loc.origin != "default" and not _exists(loc.path):
+        read_bytes(loc.path)        # says the file does not exist, before anything is created
     if dry_run:
         return run(*current())
     try:
@@ -361,7 +458,8 @@ def mutate(loc: Location, operation: Operation, *, command: str, summary: Callab
         raise CatalogFileError(f"catalog path {loc.path} is a directory, not a file.",
                                code="catalog-unreadable")
     with exclusive_lock(loc.lock_path, lock_timeout):
-        clean_stale_temps(loc.path)
+        clean_stale_temps(loc.path.parent, _temp_prefix(loc.path))
+        clean_stale_temps(loc.history_dir)
         return run(*current())
 
 
@@ -373,7 +471,7 @@ def undo_plan(f: CatalogFile, steps: int) -> int:
     serial = f.serial
     for _ in range(steps):
         rec = by_after.get(serial)
-        if rec is None:
+        if rec is None or rec.undo_target == 0:
             raise OperationRefused(f"there is no recorded write to undo before serial {serial} "
                                    "(see 'sporder log').", code="nothing-to-undo")
         serial = rec.undo_target

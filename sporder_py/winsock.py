@@ -144,9 +144,16 @@ for _table in (IP_PROTOCOLS, IPX_PROTOCOLS, BTH_PROTOCOLS, IRDA_PROTOCOLS, HV_PR
         _ALL_PROTOCOLS.setdefault(_n, _v)
 
 
+def shown(text: str, limit: int = 40) -> str:
+    """A value quoted for a message, cut so a huge input cannot flood the terminal."""
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
 def parse_int(text: str) -> int | None:
     """``12``, ``-1``, ``0x2``, ``-0x10`` -> int; anything else -> None."""
     t = text.strip()
+    if len(t) > 40:        # no C integer is this long; also keeps int() off huge digit strings
+        return None
     neg = t.startswith("-")
     body = t[1:] if neg or t.startswith("+") else t
     try:
@@ -178,10 +185,10 @@ def _parse(text: str, what: str, table: Mapping[str, int], prefixes: tuple[str, 
     if value is None:
         value = _lookup(text, table, prefixes)
     if value is None:
-        raise UsageError(f"{what} {text!r} is not a known name or a number (try {example}).",
+        raise UsageError(f"{what} {shown(text)} is not a known name or a number (try {example}).",
                          code="bad-value")
     if not INT_MIN <= value <= INT_MAX:
-        raise UsageError(f"{what} {text!r} is outside the range of a C int.", code="bad-value")
+        raise UsageError(f"{what} {shown(text)} is outside the range of a C int.", code="bad-value")
     return value
 
 
@@ -256,15 +263,18 @@ def parse_flags(items: Iterable[str | int], table: Mapping[str, int], what: str)
             raise UsageError(f"{what} {item!r} is not a flag name or a number.", code="bad-value")
         if isinstance(item, int):
             value: int | None = item
+        elif not isinstance(item, str):
+            raise UsageError(f"{what} {shown(str(item))} is not a flag name or a number.",
+                             code="bad-value")
         else:
             value = parse_int(item)
             if value is None:
                 value = _lookup(item, table, (prefix,))
         if value is None:
-            raise UsageError(f"{what} {item!r} is not a known flag name or a number.",
+            raise UsageError(f"{what} {shown(str(item))} is not a known flag name or a number.",
                              code="bad-value")
         if not 0 <= value <= DWORD_MAX:
-            raise UsageError(f"{what} {item!r} is outside the range of a DWORD.",
+            raise UsageError(f"{what} {shown(str(item))} is outside the range of a DWORD.",
                              code="bad-value")
         total |= value
     return total

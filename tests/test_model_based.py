@@ -32,10 +32,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, rule,
-                                 run_state_machine_as_test)
+from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, precondition,
+                                 rule, run_state_machine_as_test)
 
 from sporder_py import integrity, store
 from sporder_py import winsock as ws
@@ -49,13 +49,36 @@ from sporder_py.resolver import resolve
 
 SHIPPED = ["windows-11", "windows-10", "windows-7", "windows-11-clean"]
 REFUSALS = (WinsockError, UsageError, OperationRefused)
+# reset/apply with an unknown shipped name: exit 3 "no-such-default" (tests/test_cli_edit.py
+# asserts that code for 'reset --to windows-99'), the one CatalogFileError an operation raises.
+NO_SUCH_DEFAULT = "no-such-default"
+# BUG (test_no_repair_uninstall_in_one_catalog_is_not_a_catalog_file_error below): a raw
+# uninstall in one catalog of an id that the other catalog still has makes the result fail the
+# store's validation, reported as an invalid catalog file (exit 3).  The machine counts it and
+# checks that nothing was written, so that the rest of the run still covers --no-repair.
+CROSS_CATALOG = "exists only in the other catalog"
+
+
+def tolerated(label: str, exc: SporderError) -> bool:
+    if not isinstance(exc, CatalogFileError):
+        return True
+    return exc.code == NO_SUCH_DEFAULT or (label == "uninstall --no-repair"
+                                           and CROSS_CATALOG in exc.message)
 BOGUS_ID = 987654
+NS_GUID = "{22059D40-7E9E-11CF-AE5A-00AA00A7112B}"   # a GUID some shipped catalog uses
+# No shrinking by default: a failing 25-step sequence is printed as found, in bounded time
+# (shrinking one can take minutes); SPORDER_MODEL_SHRINK=1 turns it on when debugging.
+PHASES = [Phase.explicit, Phase.reuse, Phase.generate] + (
+    [Phase.shrink] if os.environ.get("SPORDER_MODEL_SHRINK") else [])
 MACHINE_SETTINGS = settings(max_examples=40, stateful_step_count=25, deadline=None,
-                            derandomize=True, database=None,
+                            derandomize=True, database=None, phases=PHASES,
                             suppress_health_check=[HealthCheck.too_slow,
                                                    HealthCheck.filter_too_much,
                                                    HealthCheck.data_too_large])
 STATS: Counter[tuple[str, str]] = Counter()
+# doctor findings no sequence of repairing operations may produce
+STRUCTURAL = {"orphaned-chain", "dangling-chain-id", "chain-not-ending-in-base", "chain-length",
+              "duplicate-id", "broken-base-shadowed", "namespace-duplicate"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -199,7 +222,7 @@ def _pick(data: st.DataObject, f: CatalogFile, kinds: tuple[str, ...] = ("base",
     cat = _cat(data, f)
     pool = [e.id for e in cat.protocols if e.kind in kinds]
     if not pool or data.draw(st.integers(0, 99)) < bogus * 100:
-        pool = pool + [BOGUS_ID, f.next_entry_id]
+        pool = [BOGUS_ID, f.next_entry_id]            # never assigned / not yet assigned
     return data.draw(st.sampled_from(pool))
 
 
@@ -218,12 +241,13 @@ def gen_install(data: st.DataObject, f: CatalogFile) -> dict[str, Any]:
         spec["chain"] = [_pick(data, f, ("layered",)), _pick(data, f, ("base",))]
     if kind == "layered" and data.draw(st.booleans()):
         spec["categories"] = data.draw(st.lists(st.sampled_from(CATS), max_size=2))
-    if data.draw(st.integers(0, 9)) == 0:
+    damage = data.draw(st.sampled_from([None] * 5 + ["guid", "long", "noname"]))
+    if damage == "guid":                              # WSANO_RECOVERY: already installed
         spec["provider_id"] = data.draw(st.sampled_from(
-            [e.provider_id for c in f.catalogs.values() for e in c.protocols]))
-    if data.draw(st.integers(0, 14)) == 0:
+            [e.provider_id for c in f.catalogs.values() for e in c.protocols] or [NS_GUID]))
+    elif damage == "long":
         spec["name"] = "N" * 300                      # WSAEINVAL: over WSAPROTOCOL_LEN
-    if data.draw(st.integers(0, 19)) == 0:
+    elif damage == "noname":
         del spec["name"]                              # usage error
     if (b := _bits(data)) is not None:
         spec["bitness"] = b
@@ -234,7 +258,9 @@ def gen_install_lsp(data: st.DataObject, f: CatalogFile) -> dict[str, Any]:
     spec: dict[str, Any] = {"command": "install-lsp",
                             "name": f"LSP {data.draw(st.integers(0, 999))}",
                             "path": "%SystemRoot%\\system32\\lsp.dll"}
-    mode = data.draw(st.sampled_from(["over", "over", "over", "over_all", "over_base_only"]))
+    # over_all / over_base_only add a chain per triple (~15 per catalog): kept rare, since
+    # parsing the grown file is what this test spends its time on.
+    mode = data.draw(st.sampled_from(["over"] * 8 + ["over_all", "over_base_only"]))
     if mode == "over":
         spec["over"] = [_pick(data, f, ("base", "chain", "chain"), bogus=0.05)
                         for _ in range(data.draw(st.integers(1, 3)))]
@@ -250,36 +276,46 @@ def gen_install_lsp(data: st.DataObject, f: CatalogFile) -> dict[str, Any]:
         spec["categories"] = data.draw(st.lists(st.sampled_from(CATS), max_size=2))
     if data.draw(st.integers(0, 14)) == 0:
         spec["provider_id"] = data.draw(st.sampled_from(
-            [e.provider_id for c in f.catalogs.values() for e in c.protocols]))
+            [e.provider_id for c in f.catalogs.values() for e in c.protocols] or [NS_GUID]))
     if (b := _bits(data)) is not None:
         spec["bitness"] = b
     return spec
 
 
 def gen_chain_insert(data: st.DataObject, f: CatalogFile) -> dict[str, Any]:
-    cat = _cat(data, f)
-    layered = [e.id for e in cat.protocols if e.kind == "layered"]
-    chains = [e for e in cat.protocols if e.kind == "chain"]
-    spec: dict[str, Any] = {"command": "chain-insert",
-                            "lsp": data.draw(st.sampled_from(layered or [BOGUS_ID]))}
-    if data.draw(st.integers(0, 14)) == 0:
-        spec["lsp"] = _pick(data, f)
-    if chains and data.draw(st.integers(0, 3)):
-        spec["chains"] = sorted({data.draw(st.sampled_from(chains)).id
-                                 for _ in range(data.draw(st.integers(1, 2)))})
-    else:
-        spec["all_over"] = _pick(data, f, ("base", "layered"), bogus=0.05)
-    chain = next((c.chain for c in chains if c.id in spec.get("chains", ())), (1001, 1002))
-    placement = data.draw(st.sampled_from(["position", "above", "below", "auto", "auto",
-                                           "none"]))
-    if placement == "position":
-        spec["position"] = data.draw(st.integers(0, 3))
-    elif placement in ("above", "below"):
-        spec[placement] = data.draw(st.sampled_from(list(chain)))
-    elif placement == "auto":
-        spec["auto"] = True
+    spec: dict[str, Any] = {"command": "chain-insert"}
     if (b := _bits(data)) is not None:
         spec["bitness"] = b
+    cat = f.catalog(selected(f, spec, many=True)[0])
+    layered = [e.id for e in cat.protocols if e.kind == "layered"]
+    chains = [e for e in cat.protocols if e.kind == "chain"]
+    pairs = [(h, c) for h in layered for c in chains if h not in c.chain]
+    if pairs and data.draw(st.integers(0, 5)):
+        lsp, chain = data.draw(st.sampled_from(pairs))
+        spec["lsp"] = lsp
+        if data.draw(st.integers(0, 3)):
+            more = [c.id for h, c in pairs if h == lsp and c.id != chain.id]
+            spec["chains"] = [chain.id] + (more[:1] if more and data.draw(st.booleans()) else [])
+        else:
+            spec["all_over"] = data.draw(st.sampled_from(list(chain.chain)))
+        ids = chain.chain
+    else:                                             # mostly refused
+        spec["lsp"] = data.draw(st.sampled_from(layered)) if layered else _pick(data, f)
+        if chains and data.draw(st.booleans()):
+            spec["chains"] = [data.draw(st.sampled_from(chains)).id]
+        else:
+            spec["all_over"] = _pick(data, f, ("base", "layered"), bogus=0.05)
+        ids = (1001, 1002)
+    placement = data.draw(st.sampled_from(["position", "above", "below", "auto"] * 3 +
+                                          ["none", "two"]))
+    if placement in ("position", "two"):
+        spec["position"] = data.draw(st.integers(0, len(ids) - 1 + (data.draw(
+            st.integers(0, 9)) == 0)))
+    if placement in ("above", "below", "two"):
+        spec["above" if placement == "two" else placement] = data.draw(st.sampled_from(
+            list(ids[:-1] if placement == "below" and len(ids) > 1 else ids)))
+    if placement == "auto":
+        spec["auto"] = True
     return spec
 
 
@@ -290,6 +326,8 @@ def gen_reorder(data: st.DataObject, f: CatalogFile) -> dict[str, Any]:
     ids = list(f.catalog(selected(f, spec, many=False)[0]).ids)
     ids = list(data.draw(st.permutations(ids)))
     damage = data.draw(st.sampled_from(["none"] * 6 + ["drop", "dup", "bogus"]))
+    if damage in ("drop", "dup") and not ids:
+        damage = "bogus"                              # an empty catalog (everything removed)
     if damage == "drop":
         ids.pop()
     elif damage == "dup":
@@ -304,21 +342,23 @@ def gen_move(data: st.DataObject, f: CatalogFile) -> dict[str, Any]:
     spec: dict[str, Any] = {"command": "move"}
     if (b := _bits(data)) is not None:
         spec["bitness"] = b
-    cat = f.catalog(selected(f, spec, many=False)[0])
-    spec["id"] = data.draw(st.sampled_from(cat.ids + [BOGUS_ID]))
+    ids = f.catalog(selected(f, spec, many=False)[0]).ids or [BOGUS_ID]
+    spec["id"] = data.draw(st.sampled_from(ids))
+    if data.draw(st.integers(0, 9)) == 0:
+        spec["id"] = BOGUS_ID                         # WSAEINVAL
     where = data.draw(st.sampled_from(["top", "bottom", "before", "after", "position"]))
     if where in ("top", "bottom"):
         spec[where] = True
     elif where == "position":
-        spec["position"] = data.draw(st.integers(0, len(cat.ids) + 1))
+        spec["position"] = data.draw(st.integers(0, len(ids) + 1))
     else:
-        spec[where] = data.draw(st.sampled_from(cat.ids))
+        spec[where] = data.draw(st.sampled_from(ids))
     return spec
 
 
 def gen_uninstall(data: st.DataObject, f: CatalogFile) -> dict[str, Any]:
     spec: dict[str, Any] = {"command": "uninstall"}
-    target = _pick(data, f, ("base", "layered", "layered", "chain", "chain"), bogus=0.05)
+    target = _pick(data, f, ("base", "layered", "layered", "chain", "chain"), bogus=0.15)
     if data.draw(st.integers(0, 4)) == 0:
         e = next((c.get(target) for c in f.catalogs.values() if target in c), None)
         spec["provider_id"] = e.provider_id if e else "{5EED0000-0000-4000-8000-FFFFFFFFFFFF}"
@@ -361,8 +401,12 @@ def gen_namespace(data: st.DataObject, f: CatalogFile) -> dict[str, Any]:
 
 
 def gen_categories(data: st.DataObject, f: CatalogFile) -> dict[str, Any]:
-    spec: dict[str, Any] = {"command": "categories-set",
-                            "id": _pick(data, f, ("layered", "layered", "chain", "base")),
+    cat = _cat(data, f)
+    lsps = [e.id for e in cat.protocols if e.kind == "layered" or (
+        e.kind == "chain" and (top := cat.get(e.chain[0])) is not None and top.kind == "layered")]
+    target = data.draw(st.sampled_from(lsps)) if lsps and data.draw(st.integers(0, 4)) else \
+        _pick(data, f)
+    spec: dict[str, Any] = {"command": "categories-set", "id": target,
                             "categories": data.draw(st.lists(st.sampled_from(CATS), max_size=3))}
     if (b := _bits(data)) is not None:
         spec["bitness"] = b
@@ -371,10 +415,14 @@ def gen_categories(data: st.DataObject, f: CatalogFile) -> dict[str, Any]:
 
 def gen_app_category(data: st.DataObject, f: CatalogFile) -> dict[str, Any]:
     path, args = data.draw(st.sampled_from(APPS))
-    if data.draw(st.booleans()):
-        return {"command": "app-category-set", "path": path, "args": args,
+    command = data.draw(st.sampled_from(["app-category-set", "app-category-remove"]))
+    if f.app_categories and data.draw(st.integers(0, 4)):
+        app = data.draw(st.sampled_from(f.app_categories))   # a categorized one, any case
+        path, args = app.path.lower() if data.draw(st.booleans()) else app.path, app.args
+    if command == "app-category-set":
+        return {"command": command, "path": path, "args": args,
                 "categories": data.draw(st.lists(st.sampled_from(CATS), max_size=2))}
-    return {"command": "app-category-remove", "path": path, "args": args}
+    return {"command": command, "path": path, "args": args}
 
 
 def gen_reset(data: st.DataObject, f: CatalogFile) -> dict[str, Any]:
@@ -459,6 +507,18 @@ def expect(spec: dict[str, Any], before: CatalogFile, after: CatalogFile,
                 assert all(t in {e.chain_ids for e in old.protocols} for t in targets)
             if not spec.get("ifs"):
                 assert all(new.get(i).chain[0] == hid for i in new_ids[1:])  # type: ignore
+            else:                                     # directly below the lowest non-IFS layer
+                for i in new_ids[1:]:
+                    chain = new.get(i).chain                                 # type: ignore
+                    below = chain[chain.index(hid) + 1:-1]
+                    assert all(x.is_ifs for j in below if (x := new.get(j))), (chain, below)
+            # The new chains win: every triple a target answered itself now gets a new chain.
+            for t in targets:
+                e = old.get(t[-1]) if len(t) == 1 else next(
+                    x for x in old.protocols if x.chain_ids == t)
+                if reference_resolve((e,), *e.triple)[0] is not None:
+                    got = reference_resolve(new.protocols, *e.triple)[0]
+                    assert got in new_ids[1:], (b, e.triple, got, new_ids)
     elif command == "chain-insert":
         sel = selected(before, spec, many=True)
         _same_but(before, after, sel, namespaces=False)
@@ -482,6 +542,12 @@ def expect(spec: dict[str, Any], before: CatalogFile, after: CatalogFile,
                     assert at == o.chain.index(spec["above"])
                 elif "below" in spec:
                     assert at == o.chain.index(spec["below"]) + 1
+                elif spec.get("auto"):                # the IFS rule (anchor-tools §2.2)
+                    ifs = [x.is_ifs if (x := new.get(i)) else None for i in n.chain[:-1]]
+                    if ifs[at]:
+                        assert all(v is not False for v in ifs[at + 1:]), (n.chain, ifs)
+                    else:
+                        assert all(v is not True for v in ifs[:at]), (n.chain, ifs)
                 if "chains" in spec and "all_over" not in spec:
                     assert n.id in spec["chains"]
         assert touched >= 1
@@ -529,8 +595,9 @@ def expect(spec: dict[str, Any], before: CatalogFile, after: CatalogFile,
                 seeds = [e for e in old.protocols if e.provider_id == guid]
             gone = set()
             for e in seeds:
-                if e.kind == "chain" and e.chain[0] in old and old.get(e.chain[0]).kind == "layered":
-                    gone.add(e.chain[0])          # the whole LSP goes
+                top = old.get(e.chain[0]) if e.kind == "chain" else None
+                if top is not None and top.kind == "layered":
+                    gone.add(top.id)                  # the whole LSP goes
                 elif e.kind != "chain" or e.chain[0] not in old:
                     gone.add(e.id)
             for g in gone:
@@ -611,9 +678,14 @@ def fold(before: CatalogFile, specs: list[dict[str, Any]], start: int,
 class CatalogMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.dir = Path(tempfile.mkdtemp(prefix="sporder-model-"))
+        # tmpfs when there is one: the machine makes ~2000 fsyncs, which cost nothing there
+        # and seconds on a disk; durability is not what this test is about.
+        shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) \
+            else None
+        self.dir = Path(tempfile.mkdtemp(prefix="sporder-model-", dir=shm))
         self.loc = store.Location(self.dir / "catalog.toml", "option")
         self.started = False
+        self.cache: tuple[bytes, Any] = (b"", None)
         self.guid_n = 0
         # The reference model.
         self.serial = 1
@@ -630,7 +702,11 @@ class CatalogMachine(RuleBasedStateMachine):
     # -- helpers ---------------------------------------------------------------------------------
 
     def read(self) -> CatalogFile:
-        return catalog_toml.loads(self.loc.path.read_text(encoding="utf-8"), "test")[0]
+        """The file as it is now (parsed once per distinct content: parsing dominates)."""
+        data = self.loc.path.read_bytes()
+        if self.cache[0] != data:
+            self.cache = (data, catalog_toml.loads(data.decode("utf-8"), "test")[0])
+        return self.cache[1]
 
     def fs(self, with_lock: bool = True) -> tuple[Any, ...]:
         st_ = os.stat(self.loc.path)
@@ -651,7 +727,7 @@ class CatalogMachine(RuleBasedStateMachine):
 
     def mutate(self, label: str, make_op: Callable[[int], tuple[store.Operation, Guids]],
                data: st.DataObject, *, undo_target: Callable[[CatalogFile], int] | None = None,
-               expected_target: int | None = None, dry_first: bool | None = None,
+               expected_target: int | None = None,
                ) -> tuple[CatalogFile, CatalogFile, store.Outcome] | SporderError:
         """One write through the store, with the model's serial/history/dry-run/refusal checks.
         Returns (before, after, outcome) or the refusal."""
@@ -660,13 +736,15 @@ class CatalogMachine(RuleBasedStateMachine):
         snap = self.fs()
         start = self.guid_n
         dry: store.Outcome | SporderError | None = None
-        if dry_first if dry_first is not None else data.draw(st.integers(0, 3)) == 0:
+        if data.draw(st.integers(0, 3)) == 0:        # a quarter of the writes: dry run first
             op, _ = make_op(start)
             try:
                 dry = store.mutate(self.loc, op, command=f"model {label}",
                                    summary=lambda c: f"{label}: {len(c)}", dry_run=True,
                                    undo_target=undo_target)
-            except REFUSALS as exc:
+            except REFUSALS + (CatalogFileError,) as exc:
+                if not tolerated(label, exc):
+                    raise
                 dry = exc
             assert self.fs() == snap, f"dry run of {label} touched the files"
         op, g = make_op(start)
@@ -674,8 +752,10 @@ class CatalogMachine(RuleBasedStateMachine):
             out = store.mutate(self.loc, op, command=f"model {label}",
                                summary=lambda c: f"{label}: {len(c)}", lock_timeout=10,
                                undo_target=undo_target)
-        except REFUSALS as exc:
-            STATS[(label, "refused")] += 1
+        except REFUSALS + (CatalogFileError,) as exc:
+            if not tolerated(label, exc):
+                raise
+            STATS[(label, "known-bug" if CROSS_CATALOG in exc.message else "refused")] += 1
             assert self.fs(with_lock=False) == snap[:4] + (
                 [n for n in snap[4] if n != self.loc.lock_path.name], snap[5]), (
                 f"refused {label} ({exc.code}) changed the files")
@@ -698,7 +778,10 @@ class CatalogMachine(RuleBasedStateMachine):
         STATS[(label, "ok")] += 1
         assert after == out.after, "the file holds exactly the outcome"
         assert out.changes, f"{label} wrote without a change"
-        assert label == "undo" or not after.same_content(before), f"{label}: no-op write"
+        # A single operation that changes nothing must not write; undo always records itself
+        # and a batch's operations may cancel out (move X top, move X back).
+        assert label in ("undo", "apply") or not after.same_content(before), \
+            f"{label}: a write that changes nothing"
         assert after.serial == self.serial + 1
         assert len(after.history) == self.hist_len + 1
         rec = after.history[-1]
@@ -739,8 +822,9 @@ class CatalogMachine(RuleBasedStateMachine):
 
     # -- rules -----------------------------------------------------------------------------------
 
-    @initialize(name=st.sampled_from(SHIPPED))
-    def start(self, name: str) -> None:
+    @initialize(name=st.sampled_from(SHIPPED), lsps=st.sampled_from([0, 1, 2, 2, 3, 3]),
+                data=st.data())
+    def start(self, name: str, lsps: int, data: st.DataObject) -> None:
         shutil.copy(store.shipped_path(name), self.loc.path)
         f = self.read()
         self.serial, self.hist_len = f.serial, len(f.history)
@@ -748,6 +832,19 @@ class CatalogMachine(RuleBasedStateMachine):
         self.raw[self.serial] = self.loc.path.read_bytes()
         self.clean[self.serial] = not dangling(f)
         self.started = True
+        # Most runs start with a few LSPs installed (through the same checked path), so that
+        # chain-insert, categories and uninstall meet layered entries and stacked chains.
+        for k in range(lsps):
+            cat = self.read().catalog(self.read().native)
+            targets = [e.id for e in cat.protocols if e.kind != "layered" and e.chain_len < 6]
+            spec = {"command": "install-lsp", "name": f"Seed LSP {k}",
+                    "path": "%SystemRoot%\\system32\\seed.dll",
+                    "over": data.draw(st.lists(st.sampled_from(targets), min_size=1,
+                                               max_size=3, unique=True)),
+                    "categories": data.draw(st.lists(st.sampled_from(CATS), max_size=2))}
+            if data.draw(st.booleans()):
+                spec["ifs"] = True
+            self.run_spec("install-lsp", spec, data)
 
     @rule(data=st.data())
     def install(self, data: st.DataObject) -> None:
@@ -763,6 +860,19 @@ class CatalogMachine(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def chain_insert(self, data: st.DataObject) -> None:
+        self.run_spec("chain-insert", gen_chain_insert(data, self.read()), data)
+
+    def has_lsp_and_chain(self) -> bool:
+        if not self.started:
+            return False
+        cat = self.read().catalog(self.read().native)
+        chains = [e.chain for e in cat.protocols if e.kind == "chain"]
+        return any(e.kind == "layered" and any(e.id not in c for c in chains)
+                   for e in cat.protocols)
+
+    @precondition(has_lsp_and_chain)
+    @rule(data=st.data())
+    def chain_insert_when_possible(self, data: st.DataObject) -> None:
         self.run_spec("chain-insert", gen_chain_insert(data, self.read()), data)
 
     @rule(data=st.data())
@@ -782,6 +892,9 @@ class CatalogMachine(RuleBasedStateMachine):
         f = self.read()
         spec = gen_uninstall(data, f)
         spec.pop("cascade", None)
+        used = sorted({i for e in f.catalog(f.native).protocols for i in e.chain})
+        if used and data.draw(st.integers(0, 3)):    # mostly what chains depend on, everywhere
+            spec = {"command": "uninstall", "id": data.draw(st.sampled_from(used))}
         spec["no_repair"] = True
         res = self.mutate("uninstall --no-repair", self.spec_op([spec], True), data)
         if isinstance(res, SporderError):
@@ -822,6 +935,7 @@ class CatalogMachine(RuleBasedStateMachine):
     def reset(self, data: st.DataObject) -> None:
         self.run_spec("reset", gen_reset(data, self.read()), data)
 
+    @precondition(lambda self: self.hist_len > 0)
     @rule(data=st.data(), steps=st.integers(1, 3))
     def undo(self, data: st.DataObject, steps: int) -> None:
         predicted = self.model_undo(steps)
@@ -860,15 +974,18 @@ class CatalogMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def apply(self, data: st.DataObject) -> None:
         before = self.read()
-        kinds = data.draw(st.lists(st.sampled_from(sorted(GENERATORS)), min_size=2, max_size=4))
+        kinds = data.draw(st.lists(st.sampled_from(sorted(GENERATORS) + [
+            "install-lsp", "move", "chain-insert", "namespace", "app-category",
+            "categories-set"] * 2), min_size=2, max_size=4))
         specs = [GENERATORS[k](data, before) for k in kinds]
-        poison = data.draw(st.sampled_from([None, None, None, "unknown", "refused", "usage"]))
+        # Sometimes the last operation is one that certainly fails: nothing may be written.
+        poison = data.draw(st.sampled_from([None] * 9 + ["unknown", "refused", "usage"]))
         if poison == "unknown":
-            specs.append({"command": "explode"})
+            specs[-1] = {"command": "explode"}
         elif poison == "refused":
-            specs.append({"command": "uninstall", "id": BOGUS_ID})
+            specs[-1] = {"command": "uninstall", "id": BOGUS_ID}
         elif poison == "usage":
-            specs.append({"command": "move", "id": before.catalog(before.native).ids[0]})
+            specs[-1] = {"command": "move", "id": BOGUS_ID}   # no placement
         want, err, at = fold(before, specs, self.guid_n)
         was_clean = self.clean[self.serial]
         res = self.mutate("apply", self.spec_op(specs, False), data)
@@ -890,8 +1007,8 @@ class CatalogMachine(RuleBasedStateMachine):
     def file_matches_model(self) -> None:
         if not self.started:
             return
-        data = self.loc.path.read_bytes()
-        f, _ = catalog_toml.loads(data.decode("utf-8"), "test")
+        f = self.read()
+        data = self.cache[0]
         assert f.serial == self.serial and len(f.history) == self.hist_len
         assert data == self.raw[self.serial]
         assert f.same_content(self.snap[self.serial])
@@ -900,22 +1017,90 @@ class CatalogMachine(RuleBasedStateMachine):
         assert kept == self.kept
         assert not list(self.dir.glob(".catalog.toml.*.tmp")), "a temp file was left behind"
         check_well_formed(f, self.clean[self.serial])
+        if self.serial in self.utarget:              # written by sporder: canonical layout
+            assert catalog_toml.dumps(f) == data.decode("utf-8"), "the file is not canonical"
+        if self.clean[self.serial]:
+            bad = [x.message for x in integrity.check(f) if x.code in STRUCTURAL]
+            assert not bad, bad
         for cat in f.catalogs.values():
             check_resolver(cat)
+
+
+def test_reference_resolver_on_the_documented_vectors() -> None:
+    """The re-implementation itself reproduces §3 vectors quoted in §2.2 on windows-11."""
+    cat = store.load_shipped("windows-11").catalog("64")
+    assert reference_resolve(cat.protocols, 0xDEAD, 0xDEAD, 6) == (None, R_SOCKTNOSUPPORT)
+    assert reference_resolve(cat.protocols, 0xDEAD, 1, 6) == (None, R_AFNOSUPPORT)
+    assert reference_resolve(cat.protocols, 0, 1, 0) == (None, R_WSAEINVAL)
+    tcp = reference_resolve(cat.protocols, 2, 1, 0)[0]
+    assert cat.get(tcp).triple == (2, 1, 6)                       # type: ignore[union-attr]
+    assert reference_resolve(cat.protocols, 2, 1, 17) == (None, R_PROTONOSUPPORT)
+    assert reference_resolve((), 2, 1, 6) == (None, R_SOCKTNOSUPPORT)
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: a raw (--no-repair) uninstall in one catalog of an "
+                   "id the other catalog still has fails the store's validation ('exists only "
+                   "in the other catalog') and is reported as an invalid catalog file, exit 3")
+def test_no_repair_uninstall_in_one_catalog_is_not_a_catalog_file_error(tmp_path: Path) -> None:
+    """Windows' WSCDeinstallProvider (64-bit catalog only) leaves the 64-bit chains dangling
+    (winsock-semantics §4.3, M8); the two catalogs are independent lists (DESIGN §1).  sporder
+    must either record that state (doctor --fix then repairs it) or refuse the operation (exit
+    1); it must not blame the untouched, valid catalog file (exit 3)."""
+    loc = store.Location(tmp_path / "catalog.toml", "option")
+    shutil.copy(store.shipped_path("windows-11"), loc.path)
+    ctx, _ = ctx_at(0)
+
+    def run(spec: dict[str, Any]) -> store.Outcome:
+        return store.mutate(loc, lambda f: batch.run_one(f, spec, ctx=ctx), command="t",
+                            summary=lambda c: "t")
+    run({"command": "install-lsp", "name": "L", "path": "l.dll", "over": [1003]})
+    before = loc.path.read_bytes()
+    try:
+        out = run({"command": "uninstall", "id": 1015, "no_repair": True, "bitness": "64"})
+    except CatalogFileError as exc:
+        assert loc.path.read_bytes() == before
+        pytest.fail(f"exit {exc.exit_code} ({exc.code}): {exc.message}")
+    except OperationRefused:
+        assert loc.path.read_bytes() == before     # a clear refusal is acceptable
+        return
+    assert 1015 not in out.after.catalog("64") and 1015 in out.after.catalog("32")
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: undoing past the first state says 'the state of "
+                   "serial 0 is no longer kept (only the last 50 states are)' (state-not-kept), "
+                   "though no state 0 ever existed; it is nothing-to-undo")
+def test_undo_past_the_first_state_is_nothing_to_undo(cli, catalog_path: Path) -> None:
+    """Found by the machine: after one write and its undo, the undo record's target is 0 (the
+    first state has no record), so a second undo asks load_state(0)."""
+    assert cli("--catalog", catalog_path, "move", "1001", "--bottom").code == 0
+    assert cli("--catalog", catalog_path, "undo").code == 0
+    before = catalog_path.read_bytes()
+    again = cli("--catalog", catalog_path, "undo", "--json")
+    assert again.code == 1 and catalog_path.read_bytes() == before
+    error = again.json["error"]
+    assert "no longer kept" not in error["message"], error["message"]
+    assert error["code"] == "nothing-to-undo"
+
+
+def coverage_problems(stats: Counter[tuple[str, str]]) -> list[str]:
+    """What the run failed to exercise (groups, so that the check does not hang on luck)."""
+    ok = {label for (label, what), n in stats.items() if what == "ok"}
+    refused = {label for (label, what), n in stats.items() if what == "refused"}
+    groups = {"install": {"install"}, "install-lsp": {"install-lsp"},
+              "chain-insert": {"chain-insert"}, "reorder/move": {"reorder", "move"},
+              "uninstall": {"uninstall"}, "uninstall --no-repair": {"uninstall --no-repair"},
+              "doctor --fix": {"doctor --fix"}, "categories-set": {"categories-set"},
+              "namespace": {x for x in ok | refused if x.startswith("namespace-")},
+              "app-category": {"app-category-set", "app-category-remove"},
+              "reset": {"reset"}, "undo": {"undo"}, "apply": {"apply"}}
+    out = [f"{g} never succeeded" for g, labels in groups.items() if not labels & ok]
+    if "apply" not in refused or len(refused) < 8:
+        out.append(f"too few kinds of refusal: {sorted(refused)}")
+    return out
 
 
 def test_model_based_catalog_machine() -> None:
     STATS.clear()
     run_state_machine_as_test(CatalogMachine, settings=MACHINE_SETTINGS)
-    ok = {label for (label, what), n in STATS.items() if what == "ok"}
-    refused = {label for (label, what), n in STATS.items() if what == "refused"}
     print("\nmodel-based run:", dict(sorted(STATS.items())))
-    # The generators really exercise every operation, both ways.
-    for label in ("install", "install-lsp", "chain-insert", "reorder", "move", "uninstall",
-                  "uninstall --no-repair", "doctor --fix", "namespace-install",
-                  "namespace-uninstall", "categories-set", "app-category-set", "reset", "undo",
-                  "apply"):
-        assert label in ok, f"{label} never succeeded: {dict(STATS)}"
-    for label in ("install", "install-lsp", "chain-insert", "reorder", "move", "uninstall",
-                  "undo", "apply", "reset"):
-        assert label in refused, f"{label} was never refused: {dict(STATS)}"
+    assert not coverage_problems(STATS), (coverage_problems(STATS), dict(STATS))

@@ -378,14 +378,21 @@ def from_dict(data: Mapping[str, Any], source: str) -> tuple[CatalogFile, list[s
 
 
 def loads(text: str, source: str) -> tuple[CatalogFile, list[str]]:
+    return from_dict(parse_toml(text, source), source)
+
+
+def parse_toml(text: str, source: str) -> dict[str, Any]:
+    """tomllib, with every way it can fail turned into one sentence naming the file."""
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise CatalogFileError(f"{source}: not valid TOML ({exc}).", code="catalog-syntax") from None
+    except ValueError as exc:      # e.g. an integer of more than 4300 digits
+        raise CatalogFileError(f"{source}: not a usable TOML file ({str(exc)[:80]}).",
+                               code="catalog-syntax") from None
     except RecursionError:
         raise CatalogFileError(f"{source}: not valid TOML (nested too deeply).",
                                code="catalog-syntax") from None
-    return from_dict(data, source)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -479,18 +486,18 @@ def entry_from_spec(raw: Mapping[str, Any], where: str) -> ProtocolEntry:
     """An entry to install: the catalog-file keys, with ``id`` optional (assigned on install)
     and ``kind`` defaulting to base.  Errors name ``where``."""
     w = _Where(where)
+    if not isinstance(raw, Mapping):
+        raise CatalogFileError(f"{where}: an entry must be a table.", code="catalog-invalid")
     table = dict(raw)
     table.setdefault("id", 0)
     table.setdefault("kind", "base")
+    table.setdefault("provider_id", "{00000000-0000-0000-0000-000000000000}")  # install sets it
     return _protocol(w, table)
 
 
 def entries_file(text: str, source: str) -> tuple[str | None, list[ProtocolEntry]]:
     """``install --from FILE``: an optional top-level provider_id and [[protocol]] entries."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise CatalogFileError(f"{source}: not valid TOML ({exc}).", code="catalog-syntax") from None
+    data = parse_toml(text, source)
     w = _Where(source)
     _check_keys(w, data, {"provider_id", "protocol"}, {"protocol"})
     guid = _check_guid(w, "provider_id", data["provider_id"]) if "provider_id" in data else None

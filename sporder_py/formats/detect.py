@@ -8,12 +8,16 @@ Each reader is imported only when its format is used.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ..errors import CatalogFileError, UsageError
 from ..model import CatalogFile
 
 FORMATS = ("toml", "json", "netsh", "reg", "hive", "firefox")
+# A netsh block title alone on its line, then its rule of dashes (a TOML value never is).
+_NETSH_TITLE = re.compile(r"^[ \t]*(Winsock Catalog Provider Entry|Winsock 目录提供程序项|"
+                          r"Name Space Provider Entry)[ \t]*\r?\n[ \t]*-{10,}", re.MULTILINE)
 
 
 def _text(data: bytes) -> str | None:
@@ -40,8 +44,7 @@ def sniff(data: bytes) -> str | None:
         return "reg"
     if head.startswith("{"):
         return "json"
-    if "Winsock Catalog Provider Entry" in text or "Winsock 目录提供程序项" in text \
-            or "Name Space Provider Entry" in text:
+    if _NETSH_TITLE.search(text):
         return "netsh"
     if head.startswith("Winsock_LSP"):
         return "firefox"

@@ -43,7 +43,7 @@ SEPARATOR = " : "
 NIL_GUID = "{00000000-0000-0000-0000-000000000000}"
 DESCRIPTION = "imported from a Firefox Winsock_LSP annotation"
 _FIXED = 9                          # fields after szProtocol
-_DECIMAL = re.compile(r"-?[0-9]+")
+_DECIMAL = re.compile(r"-?[0-9]{1,20}")
 _HEX = re.compile(r"0[xX][0-9a-fA-F]+")
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _LINE_SPLIT = re.compile(r"\r\n|\r|\n")
@@ -89,15 +89,15 @@ class _Line:
     def number(self, index: int, what: str) -> int:
         text = self.fields[index]
         if not _DECIMAL.fullmatch(text) or not ws.INT_MIN <= int(text) <= ws.INT_MAX:
-            raise self.fail(f"has {what} {text!r}, which is not a decimal C int.")
+            raise self.fail(f"has {what} {ws.shown(text)}, which is not a decimal C int.")
         return int(text)
 
     def flags(self, index: int, what: str, empty_ok: bool = False) -> int:
         text = self.fields[index]
         if empty_ok and text == "":
             return 0
-        if not _HEX.fullmatch(text) or int(text, 16) > ws.DWORD_MAX:
-            raise self.fail(f"has {what} {text!r}, which is not a 0x hex DWORD.")
+        if not _HEX.fullmatch(text) or len(text) > 20 or int(text, 16) > ws.DWORD_MAX:
+            raise self.fail(f"has {what} {ws.shown(text)}, which is not a 0x hex DWORD.")
         return int(text, 16)
 
 

@@ -70,6 +70,9 @@ def parse_list_json(text: str, source: str) -> tuple[CatalogFile, list[str]]:
                                f"{exc.msg}).", code="catalog-syntax") from None
     except RecursionError:
         raise CatalogFileError(f"{source}: JSON nested too deeply.", code="catalog-syntax") from None
+    except ValueError as exc:      # e.g. an integer of more than 4300 digits
+        raise CatalogFileError(f"{source}: not usable JSON ({str(exc)[:80]}).",
+                               code="catalog-syntax") from None
     data = doc.get("data") if isinstance(doc, dict) else None
     if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
         raise CatalogFileError(f"{source}: not a 'sporder list --json' document (no data.entries "
@@ -90,6 +93,8 @@ def parse_list_json(text: str, source: str) -> tuple[CatalogFile, list[str]]:
             raw.pop("chain")
         protocols.append(raw)
     namespaces = []
+    if not isinstance(data.get("namespaces", []), list):
+        raise CatalogFileError(f"{source}: data.namespaces must be a list.", code="catalog-invalid")
     for item in data.get("namespaces", []) or []:
         if not isinstance(item, dict):
             raise CatalogFileError(f"{source}: data.namespaces holds a non-object.",

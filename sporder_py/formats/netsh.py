@@ -82,7 +82,7 @@ ENTRY_TYPES: dict[Kind, str] = {"layered": "Layered Service Provider",
                                 "chain": "Layered Chain Entry"}
 _TYPE_KINDS: dict[str, Kind] = {**{v: k for k, v in ENTRY_TYPES.items()},
                                 "基本服务提供程序": "base", "分层链项": "chain"}
-_DECIMAL = re.compile(r"-?[0-9]+")
+_DECIMAL = re.compile(r"-?[0-9]{1,20}")
 _HEX = re.compile(r"0[xX][0-9a-fA-F]+")
 _LINE_SPLIT = re.compile(r"\r\n|\r|\n")
 

@@ -213,8 +213,11 @@ def _install(f: CatalogFile, s: Spec, b: str | None, ctx: Ctx) -> Result:
     if given is not None:
         if not isinstance(given, list):
             raise s._bad("entries", "a list of entry tables")
-        entries = [catalog_toml.entry_from_spec(e, f"{s.where}: entries #{i}")
-                   for i, e in enumerate(given, 1)]
+        try:
+            entries = [catalog_toml.entry_from_spec(e, f"{s.where}: entries #{i}")
+                       for i, e in enumerate(given, 1)]
+        except SporderError as exc:
+            raise UsageError(exc.message, code="bad-operation") from None
     else:
         entries = [_install_entry(s)]
     provider = s.str("provider_id")
@@ -271,7 +274,7 @@ def _reorder(f: CatalogFile, s: Spec, b: str | None, ctx: Ctx) -> Result:
 
 def _move(f: CatalogFile, s: Spec, b: str | None, ctx: Ctx) -> Result:
     where = {k: s.raw.get(k) for k in ("top", "bottom", "before", "after", "position")}
-    given = [k for k, v in where.items() if v not in (None, False)]
+    given = [k for k, v in where.items() if v is not None and v is not False]
     if len(given) != 1:
         raise UsageError(f"{s.where}: give exactly one of top, bottom, before, after, position.",
                          code="bad-operation")
@@ -308,9 +311,16 @@ def _ns_install(f: CatalogFile, s: Spec, b: str | None, ctx: Ctx) -> Result:
         name=s.required("name", s.str("name")),
         namespace=ws.parse_namespace(str(s.required("namespace", s._get("namespace")))),
         path=s.required("path", s.str("path")), enabled=not s.flag("disabled"),
-        version=s.int("version", 0) or 0)
+        version=_dword(s, "version"))
     new, changes = N.ns_install(f, entry, _bitnesses(f, s, b, many=True))
     return new, changes, {"provider_id": entry.provider_id}
+
+
+def _dword(s: Spec, key: str) -> int:
+    value = s.int(key, 0) or 0
+    if not 0 <= value <= ws.DWORD_MAX:
+        raise s._bad(key, f"an integer in 0..{ws.DWORD_MAX}")
+    return value
 
 
 def _ns_uninstall(f: CatalogFile, s: Spec, b: str | None, ctx: Ctx) -> Result:

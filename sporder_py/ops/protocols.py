@@ -375,7 +375,7 @@ def install_lsp(f: CatalogFile, *, name: str, path: str, provider_id: str, targe
     """
     cats = _selected(f, bitnesses)
     guid = _guid(provider_id)
-    _check_text(f"LSP {name!r}", name, path)
+    _check_text(f"LSP {ws.shown(name)}", name, path)
     if not 0 <= categories <= ws.DWORD_MAX:
         raise UsageError(f"LSP categories {categories} are outside the range of a DWORD.",
                          code="bad-value")

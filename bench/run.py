@@ -21,7 +21,7 @@ sides of a ratio; peak memory is the child's ru_maxrss from os.wait4):
 Entries count protocol entries in the whole file: a generated N-entry file holds N/2 entries in
 each of its two catalogs (64 and 32, the same ids, as on real 64-bit Windows).
 
-Run: python bench/run.py [--quick] [--runs N] [--sizes N ...]   (full mode takes ~15 minutes)
+Run: python bench/run.py [--quick] [--runs N] [--sizes N ...]   (full mode: ~20 minutes on 2 CPUs)
 Exit status 0, or 1 when a benchmarked command did not succeed (its figures mean nothing).
 """
 
@@ -135,7 +135,10 @@ def run_child(cmd: list[str], env: dict[str, str], cwd: Path, timeout: float,
     def kill() -> None:
         if not done.is_set():
             killed.set()
-            os.killpg(proc.pid, signal.SIGKILL)
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
     timer = threading.Timer(timeout, kill)
     timer.start()
     try:

@@ -279,14 +279,23 @@ def _check_fights(b: Bitness, cat: Catalog) -> list[Finding]:
         if top is not None:
             below = {o for i in e.chain[1:-1] if (o := _owner(cat, i)) is not None} - {top}
             chains.append((pos, e, top, below))
+    # Index the chains by (triple, top LSP): a fight is a chain of A with B below it and a
+    # later chain of B with A below it for the same triple (linear in the catalog, not pairwise).
+    by_top: dict[tuple[tuple[int, int, int], int], list[tuple[int, ProtocolEntry, set[int]]]] = {}
+    for pos, e, top, below in chains:
+        by_top.setdefault((e.triple, top), []).append((pos, e, below))
     out: list[Finding] = []
     reported: set[tuple[frozenset[int], tuple[int, int, int]]] = set()
-    for n, (pos, e, top, below) in enumerate(chains):
-        for _, e2, top2, below2 in chains[n + 1:]:
+    for pos, e, top, below in chains:
+        for top2 in sorted(below):
             key = (frozenset((top, top2)), e.triple)
-            if e2.triple != e.triple or top == top2 or top2 not in below or top not in below2 \
-                    or key in reported:
+            if key in reported:
                 continue
+            later = [e2 for pos2, e2, below2 in by_top.get((e.triple, top2), ())
+                     if pos2 > pos and top in below2]
+            if not later:
+                continue
+            e2 = later[0]
             reported.add(key)
             a, c = cat.get(top), cat.get(top2)
             out.append(Finding(WARNING, "lsp-fight", b, pos, e.id, (

@@ -418,12 +418,12 @@ def mutate(loc: Location, operation: Operation, *, command: str, summary: Callab
         # Validate the result exactly as a later load will.
         final = _record(before, after, command, summary(changes),
                         undo_target(before) if undo_target else None)
-        text = catalog_toml.dumps(final)
-        try:
-            catalog_toml.loads(text, str(loc.path))
+        try:     # validate exactly as a load will, without re-parsing the TOML text
+            catalog_toml.from_dict(catalog_toml.to_dict(final), str(loc.path))
         except CatalogFileError as exc:   # the operation's result, not the input, is refused
             raise OperationRefused("the result would not be a valid catalog, so nothing was "
                                    f"written: {exc.message}", code="invalid-result") from None
+        text = catalog_toml.dumps(final)
         if not dry_run:
             saved = _save_state(loc, before.serial, raw) if raw is not None else None
             try:

@@ -168,9 +168,14 @@ def parse_int(text: str) -> int | None:
     return -value if neg else value
 
 
+_UPPER: dict[int, dict[str, int]] = {}
+
+
 def _lookup(text: str, table: Mapping[str, int], prefixes: Iterable[str]) -> int | None:
     upper = text.strip().upper()
-    index = {k.upper(): v for k, v in table.items()}
+    index = _UPPER.get(id(table))
+    if index is None:     # the tables are module constants: index each once
+        index = _UPPER[id(table)] = {k.upper(): v for k, v in table.items()}
     if upper in index:
         return index[upper]
     for prefix in prefixes:

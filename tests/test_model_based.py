@@ -1038,9 +1038,6 @@ def test_reference_resolver_on_the_documented_vectors() -> None:
     assert reference_resolve((), 2, 1, 6) == (None, R_SOCKTNOSUPPORT)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a raw (--no-repair) uninstall in one catalog of an "
-                   "id the other catalog still has fails the store's validation ('exists only "
-                   "in the other catalog') and is reported as an invalid catalog file, exit 3")
 def test_no_repair_uninstall_in_one_catalog_is_not_a_catalog_file_error(tmp_path: Path) -> None:
     """Windows' WSCDeinstallProvider (64-bit catalog only) leaves the 64-bit chains dangling
     (winsock-semantics §4.3, M8); the two catalogs are independent lists (DESIGN §1).  sporder
@@ -1066,9 +1063,6 @@ def test_no_repair_uninstall_in_one_catalog_is_not_a_catalog_file_error(tmp_path
     assert 1015 not in out.after.catalog("64") and 1015 in out.after.catalog("32")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: undoing past the first state says 'the state of "
-                   "serial 0 is no longer kept (only the last 50 states are)' (state-not-kept), "
-                   "though no state 0 ever existed; it is nothing-to-undo")
 def test_undo_past_the_first_state_is_nothing_to_undo(cli, catalog_path: Path) -> None:
     """Found by the machine: after one write and its undo, the undo record's target is 0 (the
     first state has no record), so a second undo asks load_state(0)."""

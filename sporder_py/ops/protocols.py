@@ -640,7 +640,9 @@ def move(f: CatalogFile, entry_id: int, *, top: bool = False, bottom: bool = Fal
                           f"moved {'before' if before is not None else 'after'} it in the "
                           f"{b}-bit catalog.")
         at = rest.index(anchor) + (after is not None)  # type: ignore[arg-type]
-    return reorder(f, rest[:at] + [entry_id] + rest[at:], b)
+    new, changes = reorder(f, rest[:at] + [entry_id] + rest[at:], b)
+    # Only the entry that was moved is a change; the others' shift is in the order lines.
+    return new, [c for c in changes if c.id == entry_id]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -317,7 +317,7 @@ def resolve_cmd(g: Globals, af: str, type_: str, protocol: str, explain: bool,
                                   for x, c, ok in loads]}
     if not res.ok:
         emit(as_json, "resolve", data, lambda: _explain_table(res, cat) if res.verdicts else None,
-             _resolve_error(res))
+             resolver.error_for(res))
 
     def human() -> None:
         if res.verdicts:
@@ -341,14 +341,6 @@ def _explain_table(res: resolver.Resolution, cat: Catalog) -> None:
     R.table(["POS", "ID", "VERDICT", "NAME", "REASON"],
             [[cat.position(v.entry.id), v.entry.id, v.verdict, v.entry.name, v.reason]
              for v in res.verdicts])
-
-
-def _resolve_error(res: resolver.Resolution) -> SporderError:
-    try:
-        resolver.raise_for(res)
-    except SporderError as exc:
-        return exc
-    raise AssertionError("resolution succeeded")
 
 
 class _Reported(Exception):

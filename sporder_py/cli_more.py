@@ -211,7 +211,7 @@ def wsk_group() -> None:
 
 
 def _wsk_range(g: Globals) -> Any:
-    from .wsk import WskRange
+    from .model import WskRange
     f = g.read().file
     return f.wsk or WskRange(0x0100, 0x0100, False)
 
@@ -221,7 +221,7 @@ def _wsk_range(g: Globals) -> Any:
 @click.pass_obj
 def wsk_info_cmd(g: Globals, as_json: bool) -> None:
     """Show the WSK NPI version range the catalog's Windows supports."""
-    from .wsk import format_wsk_version
+    from .winsock import format_wsk_version
     rng = _wsk_range(g)
     data = {"lowest": format_wsk_version(rng.lowest), "highest": format_wsk_version(rng.highest),
             "lowest_value": rng.lowest, "highest_value": rng.highest,

@@ -137,13 +137,21 @@ def request_text(af: int, type_: int, protocol: int) -> str:
         (ws.protocol_name(af, protocol) if protocol else None) or num(protocol)])
 
 
+def error_for(res: Resolution) -> WinsockError | None:
+    """The WinsockError a failed resolution is reported as (exit 1); None when it succeeded."""
+    if res.error is None:
+        return None
+    return WinsockError(f"socket({request_text(*res.request)}) fails with "
+                        f"{ws.wsa_error_text(res.error)}.",
+                        code=(ws.error_name(res.error) or "winsock-error").lower(),
+                        winsock_error=res.error)
+
+
 def raise_for(res: Resolution) -> None:
-    """Turn a failed resolution into the WinsockError the CLI reports (exit 1)."""
-    if res.error is not None:
-        raise WinsockError(f"socket({request_text(*res.request)}) fails with "
-                           f"{ws.wsa_error_text(res.error)}.",
-                           code=(ws.error_name(res.error) or "winsock-error").lower(),
-                           winsock_error=res.error)
+    """Raise the WinsockError of a failed resolution."""
+    error = error_for(res)
+    if error is not None:
+        raise error
 
 
 def lsp_loads(app_categories: int | None, lsp_categories: int) -> bool:

@@ -32,16 +32,17 @@ from __future__ import annotations
 
 import enum
 import math
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+# The version helpers and WskRange live in the core modules (the catalog file needs them without
+# loading this threaded module); they are re-exported so ``sporder_py.wsk`` is the whole WSK API.
 from sporder_py.model import WskRange
-from sporder_py.winsock import (MAKE_WSK_VERSION, WSK_MAJOR_VERSION, WSK_MINOR_VERSION,
-                               format_wsk_version, parse_wsk_version)
+from sporder_py.winsock import (MAKE_WSK_VERSION, WSK_MAJOR_VERSION,  # noqa: F401 - re-exported
+                               WSK_MINOR_VERSION, format_wsk_version, parse_wsk_version)
 from sporder_py.errors import CatalogFileError, ConflictError, OperationRefused, UsageError
 
 WSK_NO_WAIT = 0

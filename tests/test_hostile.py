@@ -1147,17 +1147,10 @@ def test_symlink_loop(cli, tmp_path):
     one.symlink_to(two)
     two.symlink_to(one)
     before = snapshot(tmp_path)
-    for args in [["list"], ["move", "1001", "--bottom"], ["import", str(OTHER_CATALOG)]]:
+    # init without --force must not clobber the loop either
+    for args in [["list"], ["move", "1001", "--bottom"], ["import", str(OTHER_CATALOG)],
+                 ["init"]]:
         assert_refused(cli("--catalog", one, *args), 3, "Too many levels of symbolic links")
-    assert_untouched(before, snapshot(tmp_path), "one.toml")
-
-
-def test_init_does_not_clobber_a_symlink_loop(cli, tmp_path):
-    one, two = tmp_path / "one.toml", tmp_path / "two.toml"
-    one.symlink_to(two)
-    two.symlink_to(one)
-    before = snapshot(tmp_path)
-    assert_refused(cli("--catalog", one, "init"), 3, "symbolic links")
     assert_untouched(before, snapshot(tmp_path), "one.toml")
 
 
@@ -1298,13 +1291,19 @@ def test_read_only_lock_directory_with_existing_lock(world_dir):
     assert snapshot(d) == before
 
 
-def test_read_only_lock_file(world_dir):
-    drop = need_unprivileged(world_dir)
+def _world_catalog(world_dir, mode):
+    """A world-writable directory holding a copy of the shipped catalog with ``mode``."""
     d = world_dir / "d"
     d.mkdir()
     os.chmod(d, 0o777)
     (d / "catalog.toml").write_text(SHIPPED)
-    os.chmod(d / "catalog.toml", 0o666)
+    os.chmod(d / "catalog.toml", mode)
+    return d
+
+
+def test_read_only_lock_file(world_dir):
+    drop = need_unprivileged(world_dir)
+    d = _world_catalog(world_dir, 0o666)
     (d / "catalog.toml.lock").touch()
     os.chmod(d / "catalog.toml.lock", 0o444)
     before = snapshot(d)
@@ -1315,11 +1314,7 @@ def test_read_only_lock_file(world_dir):
 
 def test_unreadable_catalog(world_dir):
     drop = need_unprivileged(world_dir)
-    d = world_dir / "d"
-    d.mkdir()
-    os.chmod(d, 0o777)
-    (d / "catalog.toml").write_text(SHIPPED)
-    os.chmod(d / "catalog.toml", 0o000)
+    d = _world_catalog(world_dir, 0o000)
     before = snapshot(d)
     for args in (["list"], ["resolve", "inet", "stream", "tcp"], ["move", "1001", "--bottom"],
                  ["undo"], ["init", "--force"]):

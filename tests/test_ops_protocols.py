@@ -524,7 +524,7 @@ def test_chain_insert_refusals() -> None:
 
 
 def test_chain_insert_refuses_a_chain_longer_than_seven() -> None:
-    f, target = load("windows-11"), 1004
+    f = load("windows-11")
     hids = []
     for k in range(6):
         f, hid = lsp(f, f"L{k}", "{0D0D0D0D-1111-2222-3333-%012d}" % k, over=(1001,))

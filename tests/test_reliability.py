@@ -544,7 +544,7 @@ def test_killed_writers_leave_old_or_new_catalog(tmp_path: Path) -> None:
             time.sleep(rng.uniform(0, 0.9 * typical))
         else:
             def new_temp(directory: Path = tmp_path, prefix: str = f".{catalog.name}.",
-                         old: set[str] = set()) -> bool:
+                         old: frozenset[str] = frozenset()) -> bool:
                 return any(n.startswith(prefix) and n not in old for n in os.listdir(directory))
             event = {
                 "state-save": lambda: new_temp(hdir, ".", htemps0),

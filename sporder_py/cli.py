@@ -12,14 +12,12 @@ import math
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import click
 
-from . import __version__, store
+from . import __version__, resolver, store
 from . import render as R
-from . import resolver
 from . import winsock as ws
 from .errors import EXIT_USAGE, OperationRefused, SporderError, UsageError
 from .formats import jsondoc
@@ -28,11 +26,15 @@ from .model import Bitness, Catalog, CatalogFile, Change
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-@dataclass
 class Globals:
-    catalog: str | None
-    bitness: str | None
-    lock_timeout: float
+    """The group's options, shared by every command (ctx.obj)."""
+
+    __slots__ = ("catalog", "bitness", "lock_timeout")
+
+    def __init__(self, catalog: str | None, bitness: str | None, lock_timeout: float) -> None:
+        self.catalog = catalog
+        self.bitness = bitness
+        self.lock_timeout = lock_timeout
 
     @property
     def location(self) -> store.Location:
@@ -385,7 +387,7 @@ def run_mutation(g: Globals, command: str, operation: store.Operation, *, as_jso
                  human_extra: Callable[[store.Outcome], None] | None = None) -> store.Outcome:
     """Load under the lock, apply, validate, save (or not, for --dry-run), render the plan."""
     loc = g.location
-    if not dry_run and loc.origin == "default" and not loc.path.exists() and create is None:
+    if not dry_run and loc.origin == "default" and not os.path.exists(loc.path) and create is None:
         R.err(f"sporder: note: creating {loc.path} from the shipped {store.DEFAULT_CATALOG} "
               "default catalog.")
     summarize = summary if callable(summary) else (lambda _c: summary)  # type: ignore[assignment]
@@ -425,15 +427,14 @@ def init_cmd(g: Globals, source: str, force: bool, dry_run: bool, if_serial: int
              as_json: bool) -> None:
     """Write a catalog file from a shipped default or another catalog file."""
     from dataclasses import replace
-    from pathlib import Path
 
     from .diff import diff_files
     if source in store.shipped_names():
         start = store.load_shipped(source)
     else:
         from .formats import detect
-        data = store.read_bytes(Path(source))
-        start = detect.parse(data, source, path=Path(source))[0]
+        data = store.read_bytes(source)
+        start = detect.parse(data, source, path=source)[0]
     loc = g.location
     store.check_path(loc.path)
     if os.path.lexists(loc.path) and not force:

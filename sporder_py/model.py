@@ -1,5 +1,8 @@
 """Frozen, typed dataclasses for the Winsock 2 catalog (winsock-semantics §1.1, §1.2, §6).
 
+Each class is a dataclass made with ``_record.record`` (a frozen dataclass whose ``__init__`` is
+written out instead of generated at import, for start-up time: see that module).
+
 A ``ProtocolEntry`` is a WSAPROTOCOL_INFOW plus its provider DLL path and LSP categories.  Its
 kind follows ProtocolChain.ChainLen exactly (§1.2): 0 = layered (an LSP's hidden entry), 1 = base
 provider, 2..7 = chain (ids from the top layer down to the base provider).  A ``Catalog`` is one
@@ -9,17 +12,19 @@ holds the native (64) and/or WOW64 (32) catalog and the file-level counters.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from functools import cached_property
 from typing import Literal
 
 from . import winsock as ws
+from ._record import Record, record
 from .errors import CatalogFileError
 
 Kind = Literal["layered", "base", "chain"]
 Bitness = Literal["64", "32"]
 KINDS: tuple[Kind, ...] = ("layered", "base", "chain")
 BITNESSES: tuple[Bitness, ...] = ("64", "32")
+_set = object.__setattr__
 
 
 def kind_for_chain_len(chain_len: int) -> Kind:
@@ -31,8 +36,8 @@ def kind_for_chain_len(chain_len: int) -> Kind:
     return "chain"
 
 
-@dataclass(frozen=True, slots=True)
-class ProtocolEntry:
+@record()
+class ProtocolEntry(Record):
     """One catalog entry: every WSAPROTOCOL_INFOW field, the DLL path, the LSP categories."""
 
     id: int                                   # dwCatalogEntryId
@@ -58,6 +63,38 @@ class ProtocolEntry:
     service_flags3: int = 0
     service_flags4: int = 0
     lsp_categories: int = 0                   # LSP_* (meaningful on layered entries, §7)
+
+    def __init__(self, id: int, kind: Kind, name: str, provider_id: str, path: str, family: int,
+                 socket_type: int, protocol: int, protocol_max_offset: int = 0,
+                 min_address_length: int = 16, max_address_length: int = 16,
+                 service_flags: int = 0, provider_flags: int = 0, chain: tuple[int, ...] = (),
+                 version: int = 2, byte_order: int = 0, security_scheme: int = 0,
+                 message_size: int = 0, provider_reserved: int = 0, service_flags2: int = 0,
+                 service_flags3: int = 0, service_flags4: int = 0,
+                 lsp_categories: int = 0) -> None:
+        _set(self, "id", id)
+        _set(self, "kind", kind)
+        _set(self, "name", name)
+        _set(self, "provider_id", provider_id)
+        _set(self, "path", path)
+        _set(self, "family", family)
+        _set(self, "socket_type", socket_type)
+        _set(self, "protocol", protocol)
+        _set(self, "protocol_max_offset", protocol_max_offset)
+        _set(self, "min_address_length", min_address_length)
+        _set(self, "max_address_length", max_address_length)
+        _set(self, "service_flags", service_flags)
+        _set(self, "provider_flags", provider_flags)
+        _set(self, "chain", chain)
+        _set(self, "version", version)
+        _set(self, "byte_order", byte_order)
+        _set(self, "security_scheme", security_scheme)
+        _set(self, "message_size", message_size)
+        _set(self, "provider_reserved", provider_reserved)
+        _set(self, "service_flags2", service_flags2)
+        _set(self, "service_flags3", service_flags3)
+        _set(self, "service_flags4", service_flags4)
+        _set(self, "lsp_categories", lsp_categories)
 
     @property
     def chain_len(self) -> int:
@@ -86,8 +123,8 @@ class ProtocolEntry:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
-@dataclass(frozen=True, slots=True)
-class NamespaceEntry:
+@record()
+class NamespaceEntry(Record):
     """A namespace provider (WSANAMESPACE_INFOEX, §6): identified by GUID, never layered."""
 
     provider_id: str
@@ -100,14 +137,33 @@ class NamespaceEntry:
     stores_class_info: bool = False           # StoresServiceClassInfo
     provider_info: str = ""                   # ProviderInfo blob as lower-case hex, "" = none
 
+    def __init__(self, provider_id: str, name: str, namespace: int, path: str,
+                 enabled: bool = True, version: int = 0, family: int = 0,
+                 stores_class_info: bool = False, provider_info: str = "") -> None:
+        _set(self, "provider_id", provider_id)
+        _set(self, "name", name)
+        _set(self, "namespace", namespace)
+        _set(self, "path", path)
+        _set(self, "enabled", enabled)
+        _set(self, "version", version)
+        _set(self, "family", family)
+        _set(self, "stores_class_info", stores_class_info)
+        _set(self, "provider_info", provider_info)
 
-@dataclass(frozen=True)
-class Catalog:
+
+@record(slots=False)
+class Catalog(Record):
     """One protocol catalog (in order) and its namespace catalog (in order)."""
 
     bitness: Bitness
     protocols: tuple[ProtocolEntry, ...] = ()
     namespaces: tuple[NamespaceEntry, ...] = ()
+
+    def __init__(self, bitness: Bitness, protocols: tuple[ProtocolEntry, ...] = (),
+                 namespaces: tuple[NamespaceEntry, ...] = ()) -> None:
+        _set(self, "bitness", bitness)
+        _set(self, "protocols", protocols)
+        _set(self, "namespaces", namespaces)
 
     @cached_property
     def _index(self) -> dict[int, int]:
@@ -136,39 +192,46 @@ class Catalog:
         return Catalog(self.bitness, self.protocols, tuple(namespaces))
 
 
-@dataclass(frozen=True)
-class WskRange:
+@record(slots=False)
+class WskRange(Record):
     """The WSK version range a catalog records for a system."""
 
     lowest: int
     highest: int
     documented: bool
 
-    def __post_init__(self) -> None:
-        for name in ("lowest", "highest"):
-            v = getattr(self, name)
+    def __init__(self, lowest: int, highest: int, documented: bool) -> None:
+        for name, v in (("lowest", lowest), ("highest", highest)):
             if not (isinstance(v, int) and not isinstance(v, bool)) or not 0 <= v <= 0xFFFF:
                 raise CatalogFileError(f"WSK range {name} {v!r} is not a 16-bit version.")
-        if self.lowest > self.highest:
+        if lowest > highest:
             raise CatalogFileError(
-                f"WSK range lowest {ws.format_wsk_version(self.lowest)} is above highest "
-                f"{ws.format_wsk_version(self.highest)}.")
+                f"WSK range lowest {ws.format_wsk_version(lowest)} is above highest "
+                f"{ws.format_wsk_version(highest)}.")
+        _set(self, "lowest", lowest)
+        _set(self, "highest", highest)
+        _set(self, "documented", documented)
 
     def contains(self, version: int) -> bool:
         return self.lowest <= version <= self.highest
 
 
-@dataclass(frozen=True, slots=True)
-class AppCategory:
+@record()
+class AppCategory(Record):
     """An application's permitted LSP categories (WSCSetApplicationCategory, §7.3)."""
 
     path: str
     args: str = ""
     categories: int = 0
 
+    def __init__(self, path: str, args: str = "", categories: int = 0) -> None:
+        _set(self, "path", path)
+        _set(self, "args", args)
+        _set(self, "categories", categories)
 
-@dataclass(frozen=True, slots=True)
-class HistoryRecord:
+
+@record()
+class HistoryRecord(Record):
     """One write to the catalog file: who, when, what (kept inside the file, DESIGN §5)."""
 
     time: str                                 # UTC, ISO 8601 with "Z"
@@ -179,9 +242,19 @@ class HistoryRecord:
     serial_after: int
     undo_target: int                          # the serial `undo` returns to from serial_after
 
+    def __init__(self, time: str, user: str, command: str, summary: str, serial_before: int,
+                 serial_after: int, undo_target: int) -> None:
+        _set(self, "time", time)
+        _set(self, "user", user)
+        _set(self, "command", command)
+        _set(self, "summary", summary)
+        _set(self, "serial_before", serial_before)
+        _set(self, "serial_after", serial_after)
+        _set(self, "undo_target", undo_target)
 
-@dataclass(frozen=True)
-class CatalogFile:
+
+@record(slots=False)
+class CatalogFile(Record):
     """The whole catalog file (format 1, DESIGN §3)."""
 
     catalogs: dict[Bitness, Catalog]          # "64" and/or "32", in that order
@@ -193,6 +266,21 @@ class CatalogFile:
     lsp_ranking: tuple[str, ...] = ()         # category ranking override for chain-insert --auto
     wsk: WskRange | None = None
     history: tuple[HistoryRecord, ...] = field(default=())
+
+    def __init__(self, catalogs: dict[Bitness, Catalog],
+                 next_entry_id: int = ws.FIRST_CATALOG_ENTRY_ID, serial: int = 1,
+                 description: str = "", format: int = 1,
+                 app_categories: tuple[AppCategory, ...] = (), lsp_ranking: tuple[str, ...] = (),
+                 wsk: WskRange | None = None, history: tuple[HistoryRecord, ...] = ()) -> None:
+        _set(self, "catalogs", catalogs)
+        _set(self, "next_entry_id", next_entry_id)
+        _set(self, "serial", serial)
+        _set(self, "description", description)
+        _set(self, "format", format)
+        _set(self, "app_categories", app_categories)
+        _set(self, "lsp_ranking", lsp_ranking)
+        _set(self, "wsk", wsk)
+        _set(self, "history", history)
 
     @property
     def bitnesses(self) -> list[Bitness]:
@@ -215,8 +303,8 @@ class CatalogFile:
         return replace(self, serial=0, history=()) == replace(other, serial=0, history=())
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
+@record()
+class Change(Record):
     """One effect of an operation; --dry-run plans and mutation JSON are built from these."""
 
     action: str                               # add | remove | update | move | namespace-* | ...
@@ -225,6 +313,15 @@ class Change:
     name: str = ""
     fields: tuple[tuple[str, object, object], ...] = ()   # (field, before, after)
     detail: str = ""
+
+    def __init__(self, action: str, catalog: str, id: int | None = None, name: str = "",
+                 fields: tuple[tuple[str, object, object], ...] = (), detail: str = "") -> None:
+        _set(self, "action", action)
+        _set(self, "catalog", catalog)
+        _set(self, "id", id)
+        _set(self, "name", name)
+        _set(self, "fields", fields)
+        _set(self, "detail", detail)
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {"action": self.action, "catalog": self.catalog,

@@ -10,30 +10,49 @@ is WSAEINVAL before anything else.  An empty catalog gives WSAESOCKTNOSUPPORT (a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from . import winsock as ws
+from ._record import Record, record
 from .errors import WinsockError
 from .model import Catalog, ProtocolEntry
 
+_set = object.__setattr__
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+
+@record()
+class Verdict(Record):
     """Why one entry was skipped or chosen (``resolve --explain``)."""
 
     entry: ProtocolEntry
     verdict: str          # chosen | skipped
     reason: str
 
+    def __init__(self, entry: ProtocolEntry, verdict: str, reason: str) -> None:
+        _set(self, "entry", entry)
+        _set(self, "verdict", verdict)
+        _set(self, "reason", reason)
 
-@dataclass(frozen=True, slots=True)
-class Resolution:
+
+@record()
+class Resolution(Record):
+    """The outcome of one socket() request: the entry chosen and its layers, or the error."""
+
     request: tuple[int, int, int]
     entry: ProtocolEntry | None
     layers: tuple[ProtocolEntry | None, ...]   # top layer .. base provider; None = missing id
     error: int | None
     verdicts: tuple[Verdict, ...] = ()
     effective: tuple[int, int, int] | None = None   # the triple the socket would report
+
+    def __init__(self, request: tuple[int, int, int], entry: ProtocolEntry | None,
+                 layers: tuple[ProtocolEntry | None, ...], error: int | None,
+                 verdicts: tuple[Verdict, ...] = (),
+                 effective: tuple[int, int, int] | None = None) -> None:
+        _set(self, "request", request)
+        _set(self, "entry", entry)
+        _set(self, "layers", layers)
+        _set(self, "error", error)
+        _set(self, "verdicts", verdicts)
+        _set(self, "effective", effective)
 
     @property
     def ok(self) -> bool:

@@ -22,9 +22,10 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import replace
 
+from . import cache
+from ._record import Record, record
 from .errors import CatalogFileError, ConflictError, OperationRefused, UsageError
 from .formats import catalog_toml
 from .model import CatalogFile, Change, HistoryRecord
@@ -35,42 +36,54 @@ KEEP_RECORDS = 1000
 DEFAULT_LOCK_TIMEOUT = 30.0
 
 
-@dataclass(frozen=True)
-class Location:
-    path: Path
+# Paths are plain strings here: pathlib costs ~4 ms of start-up on the read path (issue 7).
+_set = object.__setattr__
+
+
+@record()
+class Location(Record):
+    """Where the catalog file is, and what said so."""
+
+    path: str
     origin: str            # "option" | "env" | "default"
 
-    @property
-    def lock_path(self) -> Path:
-        return self.path.with_name(self.path.name + ".lock")
+    def __init__(self, path: str | os.PathLike[str], origin: str) -> None:
+        _set(self, "path", os.fspath(path))
+        _set(self, "origin", origin)
 
     @property
-    def history_dir(self) -> Path:
-        return self.path.with_name(self.path.name + ".history")
+    def lock_path(self) -> str:
+        return self.path + ".lock"
+
+    @property
+    def history_dir(self) -> str:
+        return self.path + ".history"
 
 
-def default_path() -> Path:
+def default_path() -> str:
     if sys.platform == "win32":
-        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        base = os.environ.get("LOCALAPPDATA") or os.path.join(os.path.expanduser("~"), "AppData",
+                                                              "Local")
     else:
-        base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "sporder" / "catalog.toml"
+        base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local",
+                                                               "share")
+    return os.path.join(base, "sporder", "catalog.toml")
 
 
 def locate(option: str | None) -> Location:
     if option is not None:
         if not option:
             raise UsageError("--catalog was given an empty path.", code="bad-catalog-path")
-        return Location(Path(option), "option")
+        return Location(option, "option")
     env = os.environ.get("SPORDER_CATALOG")
     if env is not None:
         if not env:
             raise UsageError("SPORDER_CATALOG is set but empty.", code="bad-catalog-path")
-        return Location(Path(env), "env")
+        return Location(env, "env")
     return Location(default_path(), "default")
 
 
-def _exists(path: Path) -> bool:
+def _exists(path: str) -> bool:
     """Whether anything (a file, a directory, even a broken or looping link) is at path."""
     try:
         return os.path.lexists(path)
@@ -78,7 +91,7 @@ def _exists(path: Path) -> bool:
         return False
 
 
-def check_path(path: Path) -> None:
+def check_path(path: str) -> None:
     """Turn a path the OS cannot even look up (too long, a link loop, NUL) into one sentence."""
     try:
         os.stat(path)
@@ -92,34 +105,37 @@ def check_path(path: Path) -> None:
 
 # --- shipped catalogs --------------------------------------------------------------------------
 
-def shipped_dir() -> Path:
-    here = Path(__file__).resolve().parent
-    inside = here / "catalogs"          # installed wheel: force-included package data
-    return inside if inside.is_dir() else here.parent / "catalogs"   # source checkout
+def shipped_dir() -> str:
+    here = os.path.dirname(os.path.realpath(__file__))
+    inside = os.path.join(here, "catalogs")      # installed wheel: force-included package data
+    if os.path.isdir(inside):
+        return inside
+    return os.path.join(os.path.dirname(here), "catalogs")   # source checkout
 
 
 def shipped_names() -> list[str]:
-    return sorted(p.stem for p in shipped_dir().glob("*.toml"))
+    return sorted(n[:-5] for n in os.listdir(shipped_dir())
+                  if n.endswith(".toml") and not n.startswith("."))
 
 
-def shipped_path(name: str) -> Path:
-    path = shipped_dir() / f"{name}.toml"
-    if not path.is_file():
+def shipped_path(name: str) -> str:
+    path = os.path.join(shipped_dir(), f"{name}.toml")
+    if os.sep in name or (os.altsep and os.altsep in name) or not os.path.isfile(path):
         raise CatalogFileError(f"there is no shipped catalog named {name!r} (shipped: "
                                f"{', '.join(shipped_names())}).", code="no-such-default")
     return path
 
 
 def load_shipped(name: str = DEFAULT_CATALOG) -> CatalogFile:
-    path = shipped_path(name)
-    return catalog_toml.loads(path.read_text(encoding="utf-8"), f"{name} (shipped)")[0]
+    return decode_toml(read_bytes(shipped_path(name)), f"{name} (shipped)")[0]
 
 
 # --- reading -----------------------------------------------------------------------------------
 
-def read_bytes(path: Path) -> bytes:
+def read_bytes(path: str | os.PathLike[str]) -> bytes:
     try:
-        return path.read_bytes()
+        with open(path, "rb") as fh:
+            return fh.read()
     except FileNotFoundError:
         raise CatalogFileError(f"catalog file {path} does not exist (create it with "
                                "'sporder init').", code="catalog-missing") from None
@@ -132,6 +148,23 @@ def read_bytes(path: Path) -> bytes:
 
 
 def decode_toml(data: bytes, source: str) -> tuple[CatalogFile, list[str]]:
+    """Validate a catalog file's bytes, through the parse cache (``cache``: keyed on the bytes,
+    so never stale; ``SPORDER_CACHE_CHECK=1`` re-parses on every hit and fails loudly on a
+    difference, which the test suite turns on)."""
+    hit = cache.get(data)
+    if hit is not None:
+        if os.environ.get("SPORDER_CACHE_CHECK"):
+            fresh = _decode_toml(data, source)
+            if fresh != (hit, []):
+                raise RuntimeError(f"stale parse cache entry for {source}")
+        return hit, []
+    f, warnings = _decode_toml(data, source)
+    if not warnings:
+        cache.put(data, f)
+    return f, warnings
+
+
+def _decode_toml(data: bytes, source: str) -> tuple[CatalogFile, list[str]]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -143,33 +176,43 @@ def decode_toml(data: bytes, source: str) -> tuple[CatalogFile, list[str]]:
     return catalog_toml.loads(text, source)
 
 
-@dataclass(frozen=True)
-class Loaded:
+@record()
+class Loaded(Record):
+    """A catalog read for a read command."""
+
     file: CatalogFile
     warnings: list[str]
     source: str            # what messages call it
     fmt: str               # "toml", "netsh", "reg", ... or "shipped"
     exists: bool
 
+    def __init__(self, file: CatalogFile, warnings: list[str], source: str, fmt: str,
+                 exists: bool) -> None:
+        _set(self, "file", file)
+        _set(self, "warnings", warnings)
+        _set(self, "source", source)
+        _set(self, "fmt", fmt)
+        _set(self, "exists", exists)
+
 
 def load(loc: Location, *, any_format: bool = False) -> Loaded:
     """Load for reading.  The per-user default falls back to the shipped default when absent;
     with ``any_format`` the file may be in any format ``import`` reads (detected by content)."""
-    if loc.origin == "default" and not loc.path.exists():
+    if loc.origin == "default" and not os.path.exists(loc.path):
         return Loaded(load_shipped(), [], f"{DEFAULT_CATALOG} (shipped)", "shipped", False)
     data = read_bytes(loc.path)
     if any_format:
         from .formats import detect
-        f, warnings, fmt = detect.parse(data, str(loc.path), path=loc.path)
-        return Loaded(f, warnings, str(loc.path), fmt, True)
-    f, warnings = decode_toml(data, str(loc.path))
-    return Loaded(f, warnings, str(loc.path), "toml", True)
+        f, warnings, fmt = detect.parse(data, loc.path, path=loc.path)
+        return Loaded(f, warnings, loc.path, fmt, True)
+    f, warnings = decode_toml(data, loc.path)
+    return Loaded(f, warnings, loc.path, "toml", True)
 
 
 # --- locking -----------------------------------------------------------------------------------
 
 @contextmanager
-def exclusive_lock(path: Path, timeout: float) -> Iterator[None]:
+def exclusive_lock(path: str, timeout: float) -> Iterator[None]:
     """An exclusive lock on ``path`` (created if needed), polled until ``timeout`` seconds."""
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -256,7 +299,7 @@ def _wait_lock(fd: int, timeout: float) -> bool:
 
 # --- atomic write ------------------------------------------------------------------------------
 
-def _fsync_dir(directory: Path) -> None:
+def _fsync_dir(directory: str) -> None:
     if sys.platform == "win32":  # pragma: no cover
         return
     fd = os.open(directory, os.O_RDONLY)
@@ -266,11 +309,11 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _temp_prefix(path: Path) -> str:
-    return f".{path.name}."
+def _temp_prefix(path: str) -> str:
+    return f".{os.path.basename(path)}."
 
 
-def clean_stale_temps(directory: Path, prefix: str = ".") -> None:
+def clean_stale_temps(directory: str, prefix: str = ".") -> None:
     """Remove temp files a killed writer left in ``directory`` (only the lock holder calls this).
     Names are compared as text, so glob characters in a catalog's name are harmless."""
     try:
@@ -280,15 +323,18 @@ def clean_stale_temps(directory: Path, prefix: str = ".") -> None:
     for name in names:
         if name.startswith(prefix) and name.endswith(".tmp"):
             try:
-                os.unlink(directory / name)
+                os.unlink(os.path.join(directory, name))
             except OSError:
                 pass
 
 
-def atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
     """Temp file in the same directory, fsync, os.replace, fsync the directory.  The new file
     keeps the old one's mode and (where permitted) owner and group."""
-    tmp = path.with_name(f"{_temp_prefix(path)}{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    path = os.fspath(path)
+    directory = os.path.dirname(path) or os.curdir
+    tmp = os.path.join(directory,
+                       f"{_temp_prefix(path)}{os.getpid()}.{os.urandom(4).hex()}.tmp")
     try:
         old = os.stat(path)
     except OSError:
@@ -309,10 +355,10 @@ def atomic_write(path: Path, data: bytes) -> None:
         finally:
             os.close(fd)
         os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        _fsync_dir(directory)
     except OSError as exc:
         try:
-            tmp.unlink()
+            os.unlink(tmp)
         except OSError:
             pass
         raise CatalogFileError(f"could not write catalog file {path}: {exc.strerror or exc}; "
@@ -321,14 +367,25 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 # --- mutations ---------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Outcome:
+@record()
+class Outcome(Record):
+    """What a mutation did (or, in a dry run, would do)."""
+
     before: CatalogFile
     after: CatalogFile
     changes: list[Change]
     dry_run: bool
     warnings: list[str]
     extra: dict[str, object]
+
+    def __init__(self, before: CatalogFile, after: CatalogFile, changes: list[Change],
+                 dry_run: bool, warnings: list[str], extra: dict[str, object]) -> None:
+        _set(self, "before", before)
+        _set(self, "after", after)
+        _set(self, "changes", changes)
+        _set(self, "dry_run", dry_run)
+        _set(self, "warnings", warnings)
+        _set(self, "extra", extra)
 
 
 Operation = Callable[[CatalogFile], "tuple[CatalogFile, list[Change]] | tuple[CatalogFile, list[Change], dict[str, object]]"]
@@ -357,7 +414,7 @@ def _record(before: CatalogFile, after: CatalogFile, command: str, summary: str,
 
 def _read_for_write(loc: Location) -> tuple[CatalogFile, bytes | None, list[str]]:
     if not _exists(loc.path) and loc.origin == "default":
-        data = shipped_path(DEFAULT_CATALOG).read_bytes()
+        data = read_bytes(shipped_path(DEFAULT_CATALOG))
         f, _ = decode_toml(data, f"{DEFAULT_CATALOG} (shipped)")
         return f, data, []
     data = read_bytes(loc.path)
@@ -367,17 +424,21 @@ def _read_for_write(loc: Location) -> tuple[CatalogFile, bytes | None, list[str]
         raise CatalogFileError(f"{loc.path} is {fmt} text, not a sporder catalog file; commands "
                                f"that change a catalog edit TOML: run 'sporder import "
                                f"{loc.path}' into a catalog first.", code="catalog-not-toml")
-    f, warnings = decode_toml(data, str(loc.path))
+    f, warnings = decode_toml(data, loc.path)
     return f, data, warnings
 
 
-def _save_state(loc: Location, serial: int, data: bytes) -> Path | None:
+def _save_state(loc: Location, serial: int, data: bytes) -> str | None:
     """Keep the previous file's bytes for undo; returns the state file if it is new."""
     hdir = loc.history_dir
-    state = hdir / f"{serial}.toml"
+    state = os.path.join(hdir, f"{serial}.toml")
     try:
-        hdir.mkdir(exist_ok=True)
-        if state.exists():
+        try:
+            os.mkdir(hdir)
+        except FileExistsError:
+            if not os.path.isdir(hdir):
+                raise
+        if os.path.exists(state):
             return None
         atomic_write(state, data)
         return state
@@ -388,10 +449,10 @@ def _save_state(loc: Location, serial: int, data: bytes) -> Path | None:
 
 def _prune_states(loc: Location) -> None:
     try:
-        states = sorted((p for p in loc.history_dir.glob("*.toml") if p.stem.isdigit()),
-                        key=lambda p: int(p.stem))
-        for old in states[:-KEEP_STATES]:
-            old.unlink()
+        serials = sorted(int(n[:-5]) for n in os.listdir(loc.history_dir)
+                         if n.endswith(".toml") and n[:-5].isdigit())
+        for old in serials[:-KEEP_STATES]:
+            os.unlink(os.path.join(loc.history_dir, f"{old}.toml"))
     except OSError:
         pass      # an old state that cannot be pruned does no harm
 
@@ -418,27 +479,33 @@ def mutate(loc: Location, operation: Operation, *, command: str, summary: Callab
         # Validate the result exactly as a later load will.
         final = _record(before, after, command, summary(changes),
                         undo_target(before) if undo_target else None)
+        plain = catalog_toml.to_dict(final)
         try:     # validate exactly as a load will, without re-parsing the TOML text
-            catalog_toml.from_dict(catalog_toml.to_dict(final), str(loc.path))
+            reread, reread_warnings = catalog_toml.from_dict(plain, loc.path)
         except CatalogFileError as exc:   # the operation's result, not the input, is refused
             raise OperationRefused("the result would not be a valid catalog, so nothing was "
                                    f"written: {exc.message}", code="invalid-result") from None
-        text = catalog_toml.dumps(final)
+        data = catalog_toml.dumps_dict(plain).encode("utf-8")
         if not dry_run:
             saved = _save_state(loc, before.serial, raw) if raw is not None else None
             try:
-                atomic_write(loc.path, text.encode("utf-8"))
+                atomic_write(loc.path, data)
             except CatalogFileError:
                 if saved is not None:           # the write failed: leave history as it was
-                    saved.unlink(missing_ok=True)
+                    try:
+                        os.unlink(saved)
+                    except FileNotFoundError:
+                        pass
                 raise
             _prune_states(loc)
+            if not reread_warnings:   # what loading these bytes gives: the next read is a hit
+                cache.put(data, reread)
         return Outcome(before, final, changes, dry_run, warnings, extra)
 
     check_path(loc.path)
     if os.path.islink(loc.path):
         # Write through a link: the real catalog (and its lock and history) is the target's.
-        loc = Location(Path(os.path.realpath(loc.path)), loc.origin)
+        loc = Location(os.path.realpath(loc.path), loc.origin)
 
     def current() -> tuple[CatalogFile, bytes | None, list[str]]:
         if create is not None and not _exists(loc.path):
@@ -449,16 +516,17 @@ def mutate(loc: Location, operation: Operation, *, command: str, summary: Callab
         read_bytes(loc.path)        # says the file does not exist, before anything is created
     if dry_run:
         return run(*current())
+    parent = os.path.dirname(loc.path) or os.curdir
     try:
-        loc.path.parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(parent, exist_ok=True)
     except OSError as exc:
-        raise CatalogFileError(f"cannot create directory {loc.path.parent}: "
+        raise CatalogFileError(f"cannot create directory {parent}: "
                                f"{exc.strerror or exc}.", code="catalog-unwritable") from None
-    if loc.path.is_dir():
+    if os.path.isdir(loc.path):
         raise CatalogFileError(f"catalog path {loc.path} is a directory, not a file.",
                                code="catalog-unreadable")
     with exclusive_lock(loc.lock_path, lock_timeout):
-        clean_stale_temps(loc.path.parent, _temp_prefix(loc.path))
+        clean_stale_temps(parent, _temp_prefix(loc.path))
         clean_stale_temps(loc.history_dir)
         return run(*current())
 
@@ -479,12 +547,12 @@ def undo_plan(f: CatalogFile, steps: int) -> int:
 
 
 def load_state(loc: Location, serial: int) -> CatalogFile:
-    path = loc.history_dir / f"{serial}.toml"
-    if not path.is_file():
+    path = os.path.join(loc.history_dir, f"{serial}.toml")
+    if not os.path.isfile(path):
         raise OperationRefused(f"the state of serial {serial} is no longer kept (only the last "
                                f"{KEEP_STATES} states are); cannot undo that far.",
                                code="state-not-kept")
-    return decode_toml(read_bytes(path), str(path))[0]
+    return decode_toml(read_bytes(path), path)[0]
 
 
 def restore(current: CatalogFile, state: CatalogFile) -> CatalogFile:

@@ -698,7 +698,7 @@ class CatalogMachine(RuleBasedStateMachine):
 
     def read(self) -> CatalogFile:
         """The file as it is now (parsed once per distinct content: parsing dominates)."""
-        data = self.loc.path.read_bytes()
+        data = Path(self.loc.path).read_bytes()
         if self.cache[0] != data:
             self.cache = (data, catalog_toml.loads(data.decode("utf-8"), "test")[0])
         return self.cache[1]
@@ -706,10 +706,10 @@ class CatalogMachine(RuleBasedStateMachine):
     def fs(self, with_lock: bool = True) -> tuple[Any, ...]:
         st_ = os.stat(self.loc.path)
         names = sorted(p for p in os.listdir(self.dir)
-                       if with_lock or p != self.loc.lock_path.name)
-        hdir = self.loc.history_dir
+                       if with_lock or p != os.path.basename(self.loc.lock_path))
+        hdir = Path(self.loc.history_dir)
         states = sorted(os.listdir(hdir)) if hdir.is_dir() else []
-        return (self.loc.path.read_bytes(), st_.st_ino, st_.st_mtime_ns, st_.st_size, names,
+        return (Path(self.loc.path).read_bytes(), st_.st_ino, st_.st_mtime_ns, st_.st_size, names,
                 states)
 
     def model_undo(self, steps: int) -> int | None:
@@ -752,7 +752,7 @@ class CatalogMachine(RuleBasedStateMachine):
                 raise
             STATS[(label, "refused")] += 1
             assert self.fs(with_lock=False) == snap[:4] + (
-                [n for n in snap[4] if n != self.loc.lock_path.name], snap[5]), (
+                [n for n in snap[4] if n != os.path.basename(self.loc.lock_path)], snap[5]), (
                 f"refused {label} ({exc.code}) changed the files")
             if dry is not None:
                 assert isinstance(dry, SporderError), f"dry run passed, real run refused: {exc}"
@@ -783,7 +783,7 @@ class CatalogMachine(RuleBasedStateMachine):
         assert (rec.serial_before, rec.serial_after) == (self.serial, self.serial + 1)
         want_target = self.serial if expected_target is None else expected_target
         assert rec.undo_target == want_target
-        kept_state = self.loc.history_dir / f"{self.serial}.toml"
+        kept_state = Path(self.loc.history_dir) / f"{self.serial}.toml"
         assert kept_state.read_bytes() == snap[0], "undo keeps the exact previous bytes"
         self.kept.add(self.serial)
         self.kept = set(sorted(self.kept)[-store.KEEP_STATES:])
@@ -791,7 +791,7 @@ class CatalogMachine(RuleBasedStateMachine):
         self.hist_len = min(self.hist_len + 1, store.KEEP_RECORDS)
         self.utarget[self.serial] = want_target
         self.snap[self.serial] = after
-        self.raw[self.serial] = self.loc.path.read_bytes()
+        self.raw[self.serial] = Path(self.loc.path).read_bytes()
         self.clean[self.serial] = not dangling(after)
         return before, after, out
 
@@ -824,7 +824,7 @@ class CatalogMachine(RuleBasedStateMachine):
         f = self.read()
         self.serial, self.hist_len = f.serial, len(f.history)
         self.snap[self.serial] = f
-        self.raw[self.serial] = self.loc.path.read_bytes()
+        self.raw[self.serial] = Path(self.loc.path).read_bytes()
         self.clean[self.serial] = not dangling(f)
         self.started = True
         # Most runs start with a few LSPs installed (through the same checked path), so that
@@ -1027,7 +1027,7 @@ class CatalogMachine(RuleBasedStateMachine):
         assert f.serial == self.serial and len(f.history) == self.hist_len
         assert data == self.raw[self.serial]
         assert f.same_content(self.snap[self.serial])
-        hdir = self.loc.history_dir
+        hdir = Path(self.loc.history_dir)
         kept = {int(p.stem) for p in hdir.glob("*.toml")} if hdir.is_dir() else set()
         assert kept == self.kept
         assert not list(self.dir.glob(".catalog.toml.*.tmp")), "a temp file was left behind"
@@ -1066,14 +1066,14 @@ def test_no_repair_uninstall_in_one_catalog_is_not_a_catalog_file_error(tmp_path
         return store.mutate(loc, lambda f: batch.run_one(f, spec, ctx=ctx), command="t",
                             summary=lambda c: "t")
     run({"command": "install-lsp", "name": "L", "path": "l.dll", "over": [1003]})
-    before = loc.path.read_bytes()
+    before = Path(loc.path).read_bytes()
     try:
         out = run({"command": "uninstall", "id": 1015, "no_repair": True, "bitness": "64"})
     except CatalogFileError as exc:
-        assert loc.path.read_bytes() == before
+        assert Path(loc.path).read_bytes() == before
         pytest.fail(f"exit {exc.exit_code} ({exc.code}): {exc.message}")
     except OperationRefused:
-        assert loc.path.read_bytes() == before     # a clear refusal is acceptable
+        assert Path(loc.path).read_bytes() == before     # a clear refusal is acceptable
         return
     assert 1015 not in out.after.catalog("64") and 1015 in out.after.catalog("32")
 

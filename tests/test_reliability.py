@@ -486,7 +486,7 @@ def test_killed_writers_leave_old_or_new_catalog(tmp_path: Path) -> None:
     rng = random.Random(7)
     catalog = tmp_path / "catalog.toml"
     loc = store.locate(str(catalog))
-    hdir = loc.history_dir
+    hdir = Path(loc.history_dir)
     start, hid = _big_catalog(catalog)
     model = Model(start, hid, catalog.name, rng)    # children run in tmp_path: short records
     out, err = tmp_path / "out.json", tmp_path / "err.txt"
@@ -671,7 +671,7 @@ def test_stale_temp_in_history_dir_is_removed_by_next_write(tmp_path: Path, cli)
     catalog = tmp_path / "catalog.toml"
     shutil.copy(CATALOGS / "windows-11.toml", catalog)
     assert cli("--catalog", catalog, "move", "1002", "--bottom").code == 0   # creates the dir
-    hdir = store.locate(str(catalog)).history_dir
+    hdir = Path(store.locate(str(catalog)).history_dir)
     left = _leave_stale_temp(catalog, hdir, "")
     for _ in range(2):
         assert cli("--catalog", catalog, "move", "1003", "--bottom").code == 0

@@ -478,8 +478,13 @@ def to_dict(f: CatalogFile) -> dict[str, Any]:
 
 
 def dumps(f: CatalogFile) -> str:
+    return dumps_dict(to_dict(f))
+
+
+def dumps_dict(d: Mapping[str, Any]) -> str:
+    """The file text of ``to_dict(f)`` (for callers that already hold that dict)."""
     import tomli_w
-    return HEADER + tomli_w.dumps(to_dict(f))
+    return HEADER + tomli_w.dumps(d)
 
 
 def entry_from_spec(raw: Mapping[str, Any], where: str) -> ProtocolEntry:

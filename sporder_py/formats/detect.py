@@ -8,8 +8,8 @@ Each reader is imported only when its format is used.
 
 from __future__ import annotations
 
+import os
 import re
-from pathlib import Path
 
 from ..errors import CatalogFileError, UsageError
 from ..model import CatalogFile
@@ -51,7 +51,8 @@ def sniff(data: bytes) -> str | None:
     return "toml"      # any other text: the TOML reader names what is wrong with it
 
 
-def parse(data: bytes, source: str, *, fmt: str | None = None, path: Path | None = None,
+def parse(data: bytes, source: str, *, fmt: str | None = None,
+          path: str | os.PathLike[str] | None = None,
           partial: bool = False) -> tuple[CatalogFile, list[str], str]:
     """Parse ``data`` in format ``fmt`` (detected when None); returns (file, warnings, format)."""
     if fmt is not None and fmt not in FORMATS:
@@ -81,7 +82,7 @@ def parse(data: bytes, source: str, *, fmt: str | None = None, path: Path | None
         if path is None:
             raise CatalogFileError(f"{source}: a registry hive must be read from a file.",
                                    code="catalog-invalid")
-        f, warnings = hive.read_hive(path, source)
+        f, warnings = hive.read_hive(os.fspath(path), source)
     return f, warnings, found
 
 

@@ -55,10 +55,10 @@ def _parameters(hive: Any, source: str) -> RegTree:
     return tree
 
 
-def read_hive(path: Path, source: str) -> tuple[CatalogFile, list[str]]:
+def read_hive(path: str | Path, source: str) -> tuple[CatalogFile, list[str]]:
     """An offline SYSTEM hive -> (CatalogFile, warnings), or CatalogFileError."""
     try:
-        with path.open("rb") as fh:
+        with open(path, "rb") as fh:
             head = fh.read(4)
     except OSError as exc:
         raise CatalogFileError(f"{source}: cannot be read ({exc.strerror or exc}).",

@@ -20,8 +20,9 @@ def sporder() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "sporder_py"]
 
 
-def median_ms(cmd: list[str], runs: int) -> float:
-    env = {**os.environ, "SPORDER_CATALOG": str(ROOT / "catalogs" / "windows-11.toml")}
+def median_ms(cmd: list[str], runs: int, extra_env: dict[str, str] | None = None) -> float:
+    env = {**os.environ, "SPORDER_CATALOG": str(ROOT / "catalogs" / "windows-11.toml"),
+           **(extra_env or {})}
     subprocess.run(cmd, capture_output=True, env=env, check=False)          # warm the caches
     times = []
     for _ in range(runs):
@@ -37,10 +38,12 @@ def main() -> None:
     args = ap.parse_args()
     floor = median_ms([sys.executable, "-c", "import click, tomllib, json"], args.runs)
     print(f"{'command':<58} {'median ms':>9} {'floor ms':>9} {'ratio':>6}  target")
-    for label, argv in (("sporder resolve AF_INET SOCK_STREAM IPPROTO_TCP --json",
-                         ["resolve", "AF_INET", "SOCK_STREAM", "IPPROTO_TCP", "--json"]),
-                        ("sporder list --json", ["list", "--json"])):
-        ms = median_ms(sporder() + argv, args.runs)
+    for label, argv, env in (("sporder resolve AF_INET SOCK_STREAM IPPROTO_TCP --json",
+                              ["resolve", "AF_INET", "SOCK_STREAM", "IPPROTO_TCP", "--json"], None),
+                             ("sporder list --json", ["list", "--json"], None),
+                             ("sporder list --json (SPORDER_NO_CACHE=1)", ["list", "--json"],
+                              {"SPORDER_NO_CACHE": "1"})):
+        ms = median_ms(sporder() + argv, args.runs, env)
         print(f"{label:<58} {ms:9.1f} {floor:9.1f} {ms / floor:6.2f}  <= {TARGET}")
     print(f"(floor: python -c 'import click, tomllib, json'; {args.runs} runs each; "
           f"{sys.executable})")

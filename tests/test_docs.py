@@ -50,6 +50,30 @@ def test_every_long_option_is_in_the_man_page(path, opt):
     assert opt in man_text(MAN), f"man/sporder.1 lacks {opt} (of '{path or 'sporder'}')"
 
 
+def _environment_variables() -> list[str]:
+    """Every SPORDER_* variable the code reads (os.environ or a click envvar)."""
+    names: set[str] = set()
+    for src in (ROOT / "sporder_py").rglob("*.py"):
+        text = src.read_text(encoding="utf-8")
+        names |= set(re.findall(r'environ(?:\.get)?[(\[]\s*"(SPORDER_[A-Z_]+)"', text))
+        names |= set(re.findall(r'envvar="(SPORDER_[A-Z_]+)"', text))
+    return sorted(names)
+
+
+ENVIRONMENT = _environment_variables()
+
+
+@pytest.mark.parametrize("name", ENVIRONMENT)
+def test_every_environment_variable_is_documented(name):
+    section = MAN.split(".SH ENVIRONMENT", 1)[1].split(".SH ", 1)[0]
+    assert f".B {name}" in section, f"man/sporder.1 ENVIRONMENT lacks {name}"
+    assert name in README, f"README lacks {name}"
+
+
+def test_environment_variables_were_found():
+    assert {"SPORDER_CATALOG", "SPORDER_LOCK_TIMEOUT", "SPORDER_NO_CACHE"} <= set(ENVIRONMENT)
+
+
 def test_man_pages_have_the_contract_sections():
     for section in ("EXIT STATUS", "FILES", "ENVIRONMENT", "EXAMPLES", "SEE ALSO"):
         assert f".SH {section}" in MAN

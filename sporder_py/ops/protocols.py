@@ -202,12 +202,10 @@ class Lsp:
         return tuple(dict.fromkeys(head + tuple(c.provider_id for c in self.chains)))
 
 
-def lsp_map(catalog: Catalog) -> list[Lsp]:
-    """The LSPs of one catalog in the order of their hidden entries, then the orphan group.
-
-    A chain entry whose first element names a base or chain entry (not an instlsp shape) belongs
-    to no record.
-    """
+def _owned(catalog: Catalog) -> tuple[list[ProtocolEntry], dict[int, list[ProtocolEntry]],
+                                     list[ProtocolEntry]]:
+    """The hidden entries in catalog order, the chain entries each hidden id owns (those whose
+    first element is it, in catalog order) and the orphaned chain entries: one pass."""
     hidden = [e for e in catalog.protocols if e.kind == "layered"]
     owned: dict[int, list[ProtocolEntry]] = {h.id: [] for h in hidden}
     orphans: list[ProtocolEntry] = []
@@ -217,11 +215,39 @@ def lsp_map(catalog: Catalog) -> list[Lsp]:
                 owned[e.chain[0]].append(e)
             elif e.chain[0] not in catalog:
                 orphans.append(e)
-    mine = {h.id: {h.id, *(c.id for c in owned[h.id])} for h in hidden}
-    out = [Lsp(h, tuple(owned[h.id]),
-               tuple(j.id for j in hidden if j.id != h.id
-                     and any(mine[h.id].intersection(c.chain) for c in owned[j.id])))
-           for h in hidden]
+    return hidden, owned, orphans
+
+
+def lsp_map(catalog: Catalog) -> list[Lsp]:
+    """The LSPs of one catalog in the order of their hidden entries, then the orphan group.
+
+    A chain entry whose first element names a base or chain entry (not an instlsp shape) belongs
+    to no record.
+
+    LSP J depends on LSP H when one of J's chain entries names H's hidden id or one of H's
+    chain-entry ids.  Linear in the size of the catalog: every id an LSP owns is mapped to that
+    LSP once, then every owned chain is walked once.
+    """
+    hidden, owned, orphans = _owned(catalog)
+    # id -> the LSPs (hidden ids) owning it; more than one only when ids repeat.
+    owners: dict[int, list[int]] = {}
+    for k, chains in owned.items():
+        for i in (k, *(c.id for c in chains)):
+            owners.setdefault(i, []).append(k)
+    deps: dict[int, set[int]] = {k: set() for k in owned}
+    for j, chains in owned.items():
+        for c in chains:
+            for i in c.chain:
+                for k in owners.get(i, ()):
+                    if k != j:
+                        deps[k].add(j)
+    # Dependants in the order of their hidden entries (a repeated hidden id once per entry).
+    rank: dict[int, list[int]] = {}
+    for n, h in enumerate(hidden):
+        rank.setdefault(h.id, []).append(n)
+    ordered = {k: tuple(hidden[n].id for n in sorted(n for j in d for n in rank[j]))
+               for k, d in deps.items()}
+    out = [Lsp(h, tuple(owned[h.id]), ordered[h.id]) for h in hidden]
     if orphans:
         out.append(Lsp(None, tuple(orphans)))
     return out
@@ -278,13 +304,12 @@ def install(f: CatalogFile, entries: Sequence[ProtocolEntry], provider_id: str,
     guid = _guid(provider_id)
     if not entries:
         raise _refuse(ws.WSAEINVAL, f"No protocol entries given to install for provider {guid}.")
-    wanted = [replace(e, provider_id=guid) for e in entries]
-    for n, e in enumerate(wanted, 1):
+    for n, e in enumerate(entries, 1):      # (no check reads the provider id or the id)
         _check_text(f"entry #{n}", e.name, e.path)
         _check_shape(n, e)
     present = {b: [e for e in f.catalog(b).protocols if e.provider_id == guid] for b in cats}
     if any(present.values()):
-        key = [replace(e, id=0) for e in wanted]
+        key = [replace(e, id=0, provider_id=guid) for e in entries]
         if exist_ok and all([replace(e, id=0) for e in present[b]] == key for b in cats):
             return f, []
         b = next(b for b in cats if present[b])
@@ -293,10 +318,10 @@ def install(f: CatalogFile, entries: Sequence[ProtocolEntry], provider_id: str,
         raise _refuse(ws.WSANO_RECOVERY, f"Provider {guid} is already installed in the {b}-bit "
                       f"catalog (ids {_ids(e.id for e in present[b])}){extra}.")
     for b in cats:
-        for n, e in enumerate(wanted, 1):
+        for n, e in enumerate(entries, 1):
             _check_chain_refs(f.catalog(b), n, e)
     first = f.next_entry_id
-    new = [replace(e, id=first + k) for k, e in enumerate(wanted)]
+    new = [replace(e, id=first + k, provider_id=guid) for k, e in enumerate(entries)]
     out, changes = f, []
     for b in cats:
         cat = f.catalog(b)
@@ -422,15 +447,25 @@ def install_lsp(f: CatalogFile, *, name: str, path: str, provider_id: str, targe
                 provider_id=guids[k], path=path,
                 service_flags=_chain_flags(t.service_flags, chain, lookup)))
         # instlsp's reorder: entries whose chain contains the hidden id first (§4.2 step 4).
-        entries = cat.protocols + tuple(added)
-        order = [e for e in entries if hid in e.chain] + [e for e in entries if hid not in e.chain]
-        new_cat = cat.with_protocols(order)
+        where: Callable[[int], int | None]
+        if any(e.id in cat for e in added) or [e for e in cat.protocols if hid in e.chain]:
+            entries = cat.protocols + tuple(added)
+            order = [e for e in entries if hid in e.chain] + \
+                [e for e in entries if hid not in e.chain]
+            new_cat = cat.with_protocols(order)
+            where = new_cat.position
+        else:   # the usual case: only the new chain entries name the new id, no id repeats,
+            #     so that order is: new chain entries, the catalog, the hidden entry.
+            new_cat = cat.with_protocols((*added[1:], *cat.protocols, hidden))
+            pos = {e.id: k for k, e in enumerate(added[1:], 1)}
+            pos[hid] = len(new_cat.protocols)
+            where = pos.get
         out = out.with_catalog(new_cat)
         for e in added:
             what = ("hidden entry of the LSP" if e.kind == "layered"
                     else f"chain {list(e.chain)}")
             changes.append(Change("add", b, e.id, display_name(e.name),
-                                  detail=f"{what}; position {new_cat.position(e.id)}"))
+                                  detail=f"{what}; position {where(e.id)}"))
     return replace(out, next_entry_id=hid + 1 + len(tids)), changes, hid
 
 
@@ -622,27 +657,42 @@ def move(f: CatalogFile, entry_id: int, *, top: bool = False, bottom: bool = Fal
                          code="bad-placement")
     b = _selected(f, [bitness])[0]
     cat = f.catalog(b)
-    if entry_id not in cat:
+    ids = cat.ids       # (looked up in the list: cheaper than building the catalog's index)
+    if entry_id not in ids:
         raise _refuse(ws.WSAEINVAL, f"Entry {entry_id} is not in the {b}-bit catalog.")
-    rest = [i for i in cat.ids if i != entry_id]
+    rest = [i for i in ids if i != entry_id]
     if top or bottom:
         at = 0 if top else len(rest)
     elif position is not None:
-        if not 1 <= position <= len(cat.ids):
-            raise _refuse(ws.WSAEINVAL, f"Position {position} is outside 1..{len(cat.ids)} of "
+        if not 1 <= position <= len(ids):
+            raise _refuse(ws.WSAEINVAL, f"Position {position} is outside 1..{len(ids)} of "
                           f"the {b}-bit catalog.")
         at = position - 1
     else:
         anchor = before if before is not None else after
-        if anchor == entry_id or anchor not in cat:
+        if anchor == entry_id or anchor not in ids:
             why = "is the entry being moved" if anchor == entry_id else "is not in the catalog"
             raise _refuse(ws.WSAEINVAL, f"Entry {anchor} {why}, so entry {entry_id} cannot be "
                           f"moved {'before' if before is not None else 'after'} it in the "
                           f"{b}-bit catalog.")
         at = rest.index(anchor) + (after is not None)  # type: ignore[arg-type]
-    new, changes = reorder(f, rest[:at] + [entry_id] + rest[at:], b)
-    # Only the entry that was moved is a change; the others' shift is in the order lines.
-    return new, [c for c in changes if c.id == entry_id]
+    if len(set(ids)) != len(ids):     # repeated ids (no valid file has them): reorder judges
+        new, changes = reorder(f, rest[:at] + [entry_id] + rest[at:], b)
+        # Only the entry that was moved is a change; the others' shift is in the order lines.
+        return new, [c for c in changes if c.id == entry_id]
+    # With no repeated id, ``rest[:at] + [entry_id] + rest[at:]`` is a permutation of the ids,
+    # which reorder accepts; it moves the entry from ``old`` to ``at + 1`` (and changes nothing
+    # when those are equal).  Only that entry's move is a change: build just that one instead
+    # of one per shifted entry.
+    old = ids.index(entry_id) + 1
+    if old == at + 1:
+        return f, []
+    protocols = list(cat.protocols)
+    e = protocols.pop(old - 1)
+    protocols.insert(at, e)
+    return f.with_catalog(cat.with_protocols(protocols)), [
+        Change("move", b, entry_id, display_name(e.name), (("position", old, at + 1),),
+               f"from position {old} to {at + 1}")]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -651,7 +701,10 @@ def move(f: CatalogFile, entry_id: int, *, top: bool = False, bottom: bool = Fal
 
 def _remove_repairing(cat: Catalog, seeds: list[ProtocolEntry],
                       cascade: bool) -> tuple[Catalog, list[Change]]:
-    lsps = {m.hidden.id: m for m in lsp_map(cat) if m.hidden is not None}
+    # What lsp_map gives (hidden id -> its hidden entry, the last one if the id repeats; its
+    # chain entries), computed only for the LSPs being removed, without the dependants.
+    lsps = {e.id: e for e in cat.protocols if e.kind == "layered"}
+    chains = [c for c in cat.protocols if c.kind == "chain"]
     gone: dict[int, str] = {}                 # id -> why it is removed
     own: dict[int, str] = {}                  # chain entries of LSPs being removed -> LSP
     bases: list[ProtocolEntry] = []
@@ -659,8 +712,9 @@ def _remove_repairing(cat: Catalog, seeds: list[ProtocolEntry],
         owner = e.id if e.kind == "layered" else (
             e.chain[0] if e.kind == "chain" and e.chain[0] in lsps else None)
         if owner is not None:
-            gone[owner] = f"hidden entry of LSP '{lsps[owner].name}'"
-            own.update({c.id: lsps[owner].name for c in lsps[owner].chains})
+            name = display_name(lsps[owner].name)
+            gone[owner] = f"hidden entry of LSP '{name}'"
+            own.update({c.id: name for c in chains if c.chain and c.chain[0] == owner})
         elif e.kind == "base":
             bases.append(e)
         else:
@@ -680,8 +734,9 @@ def _remove_repairing(cat: Catalog, seeds: list[ProtocolEntry],
     # Strip removed ids (and the removed LSPs' chain-entry ids) from every remaining chain;
     # a chain left with only its base provider goes too, which may strip further chains.
     strip = set(gone) | set(own)
-    while True:
-        short = {c.id for c in cat.protocols if c.kind == "chain" and c.id not in gone
+    while True:     # (a chain of 2+ ids that names nothing stripped cannot be short)
+        short = {c.id for c in chains if c.id not in gone
+                 and (len(c.chain) < 2 or not strip.isdisjoint(c.chain))
                  and len([i for i in c.chain if i not in strip]) < 2}
         if not short:
             break
@@ -694,8 +749,8 @@ def _remove_repairing(cat: Catalog, seeds: list[ProtocolEntry],
 
     updated: dict[int, ProtocolEntry] = {}
     changes = []
-    for c in cat.protocols:
-        if c.kind != "chain" or c.id in gone:
+    for c in chains:
+        if c.id in gone or strip.isdisjoint(c.chain):     # (disjoint: nothing to strip)
             continue
         chain = tuple(i for i in c.chain if i not in strip)
         if chain == c.chain:

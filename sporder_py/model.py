@@ -12,12 +12,14 @@ holds the native (64) and/or WOW64 (32) catalog and the file-level counters.
 
 from __future__ import annotations
 
-from dataclasses import field, replace
+from dataclasses import field
 from functools import cached_property
+from itertools import count
+from operator import attrgetter
 from typing import Literal
 
 from . import winsock as ws
-from ._record import Record, record
+from ._record import Record, record, replace
 from .errors import CatalogFileError
 
 Kind = Literal["layered", "base", "chain"]
@@ -25,6 +27,7 @@ Bitness = Literal["64", "32"]
 KINDS: tuple[Kind, ...] = ("layered", "base", "chain")
 BITNESSES: tuple[Bitness, ...] = ("64", "32")
 _set = object.__setattr__
+_entry_id = attrgetter("id")
 
 
 def kind_for_chain_len(chain_len: int) -> Kind:
@@ -167,7 +170,9 @@ class Catalog(Record):
 
     @cached_property
     def _index(self) -> dict[int, int]:
-        return {e.id: i for i, e in enumerate(self.protocols)}
+        """id -> position (the last one where an id repeats); built in C: a batch builds one
+        per intermediate catalog."""
+        return dict(zip(map(_entry_id, self.protocols), count()))
 
     def get(self, entry_id: int) -> ProtocolEntry | None:
         i = self._index.get(entry_id)

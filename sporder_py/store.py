@@ -22,10 +22,9 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 
 from . import cache
-from ._record import Record, record
+from ._record import Record, record, replace
 from .errors import CatalogFileError, ConflictError, OperationRefused, UsageError
 from .formats import catalog_toml
 from .model import CatalogFile, Change, HistoryRecord

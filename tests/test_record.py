@@ -85,3 +85,24 @@ def test_defaults_and_slots_of_the_model():
     assert c.get(1001) is e and 1001 in c         # the cached index still works (not slotted)
     with pytest.raises(model.CatalogFileError):
         model.WskRange(0x0300, 0x0100, True)      # validation of the hand-written __init__
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_fast_replace_equals_dataclasses_replace(cls):
+    from sporder_py._record import replace
+    values = _sample_values(cls)
+    obj = cls(*values)
+    for i, name in enumerate(cls._names):
+        new = values[(i + 1) % len(values)]
+        outcomes = []
+        for how in (replace, dataclasses.replace):
+            try:
+                outcomes.append(how(obj, **{name: new}))
+            except Exception as exc:  # noqa: BLE001 - e.g. WskRange refusing a bool
+                outcomes.append((type(exc), str(exc)))
+        assert outcomes[0] == outcomes[1]
+    assert replace(obj) == obj
+    with pytest.raises(TypeError, match="unexpected keyword argument 'no_such_field'"):
+        replace(obj, no_such_field=1)
+    with pytest.raises(TypeError):
+        dataclasses.replace(obj, no_such_field=1)

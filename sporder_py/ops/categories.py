@@ -22,9 +22,8 @@ socket.  All are pure; the input is never modified.  Choices where the reference
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from .. import winsock as ws
+from .._record import replace
 from ..errors import UsageError
 from ..model import AppCategory, Catalog, CatalogFile, Change, ProtocolEntry
 from ..resolver import Resolution, layer_stack, lsp_loads, raise_for

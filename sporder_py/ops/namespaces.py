@@ -23,9 +23,9 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from collections.abc import Iterable
-from dataclasses import replace
 
 from .. import winsock as ws
+from .._record import replace
 from ..errors import UsageError, WinsockError
 from ..formats.catalog_toml import normalize_guid
 from ..model import BITNESSES, Bitness, CatalogFile, Change, NamespaceEntry

@@ -40,9 +40,10 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from .. import winsock as ws
+from .._record import replace
 from ..errors import UsageError, WinsockError
 from ..formats.catalog_toml import normalize_guid
 from ..model import Bitness, Catalog, CatalogFile, Change, ProtocolEntry

@@ -22,8 +22,7 @@ protocol catalogs of a shipped default file.  Choices (documented and tested):
 
 from __future__ import annotations
 
-from dataclasses import replace
-
+from .._record import replace
 from ..errors import OperationRefused
 from ..model import Catalog, CatalogFile, Change
 

@@ -16,16 +16,23 @@ Why it is never stale:
   does not check out (truncated, corrupted, another layout) is ignored and the file parsed.
 - Writes are atomic (temp file + ``os.replace``); a cache that cannot be created, read or written
   only costs speed, never an error message.
+- The salt also covers the source of the modules that decide validation (a checkout or patched
+  build with an unchanged version number still gets fresh entries after a rule changes).
+- Entries are believed without validation, so they are only read from a directory that this
+  user owns and nobody else can write, never through a link, and only from a regular file.
 
 Location: ``$SPORDER_CACHE_DIR``, else ``$XDG_CACHE_HOME/sporder`` (``~/.cache/sporder``), or
 ``%LOCALAPPDATA%\\sporder\\cache`` on Windows.  ``SPORDER_NO_CACHE=1`` turns it off.  At most
-``KEEP`` (64) entries are kept; the least recently written go first.
+``KEEP`` (64) entries are kept; the least recently written go first; files in that directory that
+are not named like an entry are never touched.
 """
 
 from __future__ import annotations
 
 import marshal
 import os
+import re
+import stat
 import sys
 from typing import Any
 
@@ -49,10 +56,29 @@ LAYOUT = 1
 KEEP = 64
 _MAGIC = b"sporder-cache\x00"
 _SUFFIX = ".bin"
+_OURS = re.compile(r"^(?:[0-9a-f]{40}\.bin|\.[0-9]+\.[0-9a-f]{8}\.tmp)$")   # nothing else is pruned
+_MAX_BYTES = 1 << 30
+
+
+def _code_digest() -> bytes:
+    """The code that decides what a catalog's bytes validate to: a changed rule (in a checkout,
+    an editable install or a patched build that keeps the version) is a different salt."""
+    from . import model, names, winsock
+    from .formats import catalog_toml
+    h = blake2b(digest_size=32)
+    for mod in (sys.modules[__name__], model, winsock, names, catalog_toml):
+        try:
+            with open(mod.__file__ or "", "rb") as fh:
+                h.update(fh.read())
+        except OSError:
+            h.update(repr(mod).encode())
+    return h.digest()
+
+
 _SALT = blake2b(repr((LAYOUT, __version__, sys.version_info[:2], marshal.version,
                       ProtocolEntry._names, NamespaceEntry._names, Catalog._names,
                       CatalogFile._names, AppCategory._names, HistoryRecord._names,
-                      WskRange._names)).encode(), digest_size=32).digest()
+                      WskRange._names)).encode() + _code_digest(), digest_size=32).digest()
 
 
 def directory() -> str | None:
@@ -65,8 +91,26 @@ def directory() -> str | None:
     if sys.platform == "win32":
         base = os.environ.get("LOCALAPPDATA")
         return os.path.join(base, "sporder", "cache") if base else None
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        home = os.path.expanduser("~")
+        if home.startswith("~"):          # no home directory at all: no cache
+            return None
+        base = os.path.join(home, ".cache")
     return os.path.join(base, "sporder")
+
+
+def _trusted(where: str) -> bool:
+    """Only a directory of this user's that nobody else can write (POSIX): entries are
+    believed without validation, so nobody else may be able to plant one."""
+    if not hasattr(os, "geteuid"):
+        return True
+    try:
+        st = os.lstat(where)
+    except OSError:
+        return False
+    return (stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid()
+            and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH))
 
 
 def key(data: bytes) -> str:
@@ -106,13 +150,24 @@ def from_plain(p: tuple[Any, ...]) -> CatalogFile:
 def get(data: bytes) -> CatalogFile | None:
     """The validated catalog for exactly these bytes, or None."""
     where = directory()
-    if where is None:
+    if where is None or not _trusted(where):
         return None
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | \
+        getattr(os, "O_BINARY", 0)
     try:
-        with open(os.path.join(where, key(data) + _SUFFIX), "rb") as fh:
-            blob = fh.read()
+        fd = os.open(os.path.join(where, key(data) + _SUFFIX), flags)
     except (OSError, ValueError):
         return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > _MAX_BYTES:
+            return None               # a FIFO, a device or a giant: not an entry of ours
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            blob = fh.read()
+    except (OSError, ValueError, MemoryError):
+        return None
+    finally:
+        os.close(fd)
     head = len(_MAGIC) + 32
     if len(blob) < head or not blob.startswith(_MAGIC):
         return None
@@ -133,6 +188,8 @@ def put(data: bytes, f: CatalogFile) -> None:
     try:
         payload = marshal.dumps(to_plain(f))
         os.makedirs(where, mode=0o700, exist_ok=True)
+        if not _trusted(where):
+            return
         final = os.path.join(where, key(data) + _SUFFIX)
         tmp = os.path.join(where, f".{os.getpid()}.{os.urandom(4).hex()}.tmp")
         try:
@@ -146,12 +203,12 @@ def put(data: bytes, f: CatalogFile) -> None:
                 pass
             raise
         _prune(where)
-    except (OSError, ValueError):
+    except Exception:  # noqa: BLE001 - the catalog is already written; a cache only costs speed
         pass
 
 
 def _prune(where: str) -> None:
-    names = [n for n in os.listdir(where) if n.endswith((_SUFFIX, ".tmp"))]
+    names = [n for n in os.listdir(where) if _OURS.match(n)]
     if len(names) <= KEEP:
         return
     aged = []

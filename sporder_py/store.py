@@ -47,7 +47,7 @@ class Location(Record):
     origin: str            # "option" | "env" | "default"
 
     def __init__(self, path: str | os.PathLike[str], origin: str) -> None:
-        _set(self, "path", os.fspath(path))
+        _set(self, "path", clean_path(os.fspath(path)))
         _set(self, "origin", origin)
 
     @property
@@ -59,13 +59,33 @@ class Location(Record):
         return self.path + ".history"
 
 
+def clean_path(path: str) -> str:
+    """The path as pathlib spelled it: no empty or "." parts, no trailing separator ("a//b/"
+    -> "a/b"); ".." is kept (it is not lexical where links are involved)."""
+    if sys.platform == "win32":  # pragma: no cover
+        return os.path.normpath(path) if path else path
+    if not path or "/" not in path and path != ".":
+        return path
+    head = "//" if path.startswith("//") and not path.startswith("///") else \
+        "/" if path.startswith("/") else ""
+    tail = "/".join(p for p in path.split("/") if p not in ("", "."))
+    return head + tail if head or tail else "."
+
+
+def _home() -> str:
+    home = os.path.expanduser("~")
+    if home.startswith("~"):
+        raise CatalogFileError("cannot find your home directory for the default catalog path; "
+                               "set HOME or XDG_DATA_HOME, or give --catalog.",
+                               code="bad-catalog-path")
+    return home
+
+
 def default_path() -> str:
     if sys.platform == "win32":
-        base = os.environ.get("LOCALAPPDATA") or os.path.join(os.path.expanduser("~"), "AppData",
-                                                              "Local")
+        base = os.environ.get("LOCALAPPDATA") or os.path.join(_home(), "AppData", "Local")
     else:
-        base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local",
-                                                               "share")
+        base = os.environ.get("XDG_DATA_HOME") or os.path.join(_home(), ".local", "share")
     return os.path.join(base, "sporder", "catalog.toml")
 
 
@@ -448,10 +468,10 @@ def _save_state(loc: Location, serial: int, data: bytes) -> str | None:
 
 def _prune_states(loc: Location) -> None:
     try:
-        serials = sorted(int(n[:-5]) for n in os.listdir(loc.history_dir)
-                         if n.endswith(".toml") and n[:-5].isdigit())
-        for old in serials[:-KEEP_STATES]:
-            os.unlink(os.path.join(loc.history_dir, f"{old}.toml"))
+        states = sorted((n for n in os.listdir(loc.history_dir)
+                         if n.endswith(".toml") and n[:-5].isdigit()), key=lambda n: int(n[:-5]))
+        for old in states[:-KEEP_STATES]:
+            os.unlink(os.path.join(loc.history_dir, old))
     except OSError:
         pass      # an old state that cannot be pruned does no harm
 

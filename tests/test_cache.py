@@ -193,3 +193,57 @@ def test_at_most_keep_entries(isolation, monkeypatch, unchecked):
         cache.put(f"distinct content {i}".encode(), f)
     assert len(_entries(isolation)) == 5
     assert cache.get(b"distinct content 11") == f          # the newest are kept
+
+
+def test_pruning_never_touches_files_it_did_not_write(tmp_path, monkeypatch, unchecked):
+    """SPORDER_CACHE_DIR pointed at a real folder: only entry-named files are pruned."""
+    where = tmp_path / "shared-folder"
+    where.mkdir(mode=0o700)
+    theirs = [where / f"firmware-{i}.bin" for i in range(8)] + [where / "notes.tmp",
+                                                                 where / ("ab" * 10 + ".bin.txt")]
+    for p in theirs:
+        p.write_bytes(b"not sporder's")
+    monkeypatch.setenv("SPORDER_CACHE_DIR", str(where))
+    monkeypatch.setattr(cache, "KEEP", 3)
+    f = catalog_toml.loads((CATALOGS / "windows-7.toml").read_text(), "w7")[0]
+    for i in range(6):
+        cache.put(f"content {i}".encode(), f)
+    assert all(p.read_bytes() == b"not sporder's" for p in theirs)
+    assert len(list(where.glob("*.bin"))) == 8 + 3
+
+
+@pytest.mark.parametrize("plant", ["fifo", "symlink", "shared-directory"])
+def test_entries_are_only_read_from_a_private_directory_and_regular_file(plant, isolation,
+                                                                         unchecked):
+    data = (CATALOGS / "windows-11.toml").read_bytes()
+    store.decode_toml(data, "w11")
+    entry = _entry_for(isolation, data)
+    assert cache.get(data) is not None
+    if plant == "fifo":                    # would block a plain open() forever
+        entry.unlink()
+        os.mkfifo(entry)
+    elif plant == "symlink":
+        real = entry.with_name("elsewhere")
+        entry.rename(real)
+        entry.symlink_to(real)
+    else:                                  # anyone could plant entries here: not trusted
+        entry.parent.chmod(0o777)
+    assert cache.get(data) is None
+    assert store.decode_toml(data, "w11") == catalog_toml.loads(data.decode(), "w11")
+
+
+def test_a_trailing_slash_names_the_file_as_before(tmp_path, cli):
+    target = tmp_path / "new.toml"
+    r = cli("--catalog", f"{target}/", "init")
+    assert r.code == 0, r.err
+    assert target.is_file()
+    assert cli("--catalog", f"{tmp_path}//./new.toml/", "list", "--json").code == 0
+
+
+def test_no_home_directory_is_one_sentence_not_a_relative_path(monkeypatch):
+    monkeypatch.delenv("XDG_DATA_HOME")
+    monkeypatch.setattr(os.path, "expanduser", lambda p: p)       # what no HOME/passwd gives
+    with pytest.raises(store.CatalogFileError, match="cannot find your home directory"):
+        store.default_path()
+    monkeypatch.delenv("SPORDER_CACHE_DIR", raising=False)
+    assert cache.directory() is None

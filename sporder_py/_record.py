@@ -9,12 +9,15 @@ repr, immutability and pickling from ``Record`` instead of having them generated
 
 The hand-written ``__init__`` must take the fields in order with the declared defaults and set
 each with ``object.__setattr__``; tests/test_record.py checks every record class against that.
+One difference remains: ``__dataclass_params__`` says ``frozen=False, eq=False`` (the behaviour
+comes from ``Record``), so a record cannot be the base of an ``@dataclass(frozen=True)``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import FrozenInstanceError, dataclass
+from dataclasses import replace as _dataclass_replace
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -56,8 +59,7 @@ def replace(obj: T, /, **changes: Any) -> T:
     cls = obj.__class__
     slot = getattr(cls, "_slot", None)
     if slot is None or not isinstance(obj, Record):
-        import dataclasses
-        return dataclasses.replace(obj, **changes)  # type: ignore[type-var]
+        return _dataclass_replace(obj, **changes)  # type: ignore[type-var]
     values = list(obj._values(obj))  # type: ignore[attr-defined]
     for name, value in changes.items():
         i = slot.get(name)

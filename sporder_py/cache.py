@@ -75,10 +75,19 @@ def _code_digest() -> bytes:
     return h.digest()
 
 
-_SALT = blake2b(repr((LAYOUT, __version__, sys.version_info[:2], marshal.version,
-                      ProtocolEntry._names, NamespaceEntry._names, Catalog._names,
-                      CatalogFile._names, AppCategory._names, HistoryRecord._names,
-                      WskRange._names)).encode() + _code_digest(), digest_size=32).digest()
+_salt: bytes | None = None
+
+
+def _salt_key() -> bytes:
+    """Everything that shapes an entry, computed on first use (not when the cache is off)."""
+    global _salt
+    if _salt is None:
+        _salt = blake2b(repr((LAYOUT, __version__, sys.version_info[:2], marshal.version,
+                              ProtocolEntry._names, NamespaceEntry._names, Catalog._names,
+                              CatalogFile._names, AppCategory._names, HistoryRecord._names,
+                              WskRange._names)).encode() + _code_digest(),
+                        digest_size=32).digest()
+    return _salt
 
 
 def directory() -> str | None:
@@ -115,7 +124,7 @@ def _trusted(where: str) -> bool:
 
 def key(data: bytes) -> str:
     """The entry name for a file's bytes: their digest, keyed with everything that shapes one."""
-    return blake2b(data, digest_size=20, key=_SALT).hexdigest()
+    return blake2b(data, digest_size=20, key=_salt_key()).hexdigest()
 
 
 # --- the plain form: tuples of field values in field order ------------------------------------

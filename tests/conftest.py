@@ -14,8 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGS = ROOT / "catalogs"
-SHARED = ROOT.parent / "shared"
-TESTDATA = SHARED / "testdata"
+TESTDATA = ROOT / "tests" / "data"     # real captured Windows data, inside the repository
 
 
 @pytest.fixture(autouse=True)

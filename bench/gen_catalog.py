@@ -37,8 +37,14 @@ if str(ROOT) not in sys.path:
 
 from sporder_py import winsock as ws  # noqa: E402
 from sporder_py.formats import catalog_toml  # noqa: E402
-from sporder_py.model import (AppCategory, Catalog, CatalogFile, HistoryRecord,  # noqa: E402
-                              NamespaceEntry, ProtocolEntry)
+from sporder_py.model import (  # noqa: E402
+    AppCategory,
+    Catalog,
+    CatalogFile,
+    HistoryRecord,
+    NamespaceEntry,
+    ProtocolEntry,
+)
 
 MAX_TARGET_CHAIN = 4          # targets have chain_len <= 4, so generated chains are <= 5 long
 BASE_SHARE = 0.12             # fraction of a catalog's entries that are base providers
@@ -130,7 +136,7 @@ class _Builder:
     def _record(self, command: str, summary: str) -> None:
         self.clock += self.rng.randint(60, 86_400)
         import datetime
-        t = datetime.datetime.fromtimestamp(self.clock, datetime.timezone.utc)
+        t = datetime.datetime.fromtimestamp(self.clock, datetime.UTC)
         self.history.append(HistoryRecord(
             t.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), self.rng.choice(["SYSTEM", "admin", "ci"]),
             command, summary, self.serial, self.serial + 1, self.serial))

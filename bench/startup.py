@@ -40,9 +40,7 @@ def main() -> None:
     print(f"{'command':<58} {'median ms':>9} {'floor ms':>9} {'ratio':>6}  target")
     for label, argv, env in (("sporder resolve AF_INET SOCK_STREAM IPPROTO_TCP --json",
                               ["resolve", "AF_INET", "SOCK_STREAM", "IPPROTO_TCP", "--json"], None),
-                             ("sporder list --json", ["list", "--json"], None),
-                             ("sporder list --json (SPORDER_NO_CACHE=1)", ["list", "--json"],
-                              {"SPORDER_NO_CACHE": "1"})):
+                             ("sporder list --json", ["list", "--json"], None)):
         ms = median_ms(sporder() + argv, args.runs, env)
         print(f"{label:<58} {ms:9.1f} {floor:9.1f} {ms / floor:6.2f}  "
               + (f"<= {TARGET}" if env is None else "(info: a catalog never read before)"))

@@ -1,7 +1,7 @@
-"""``python -m sporder_py``: the same entry point as the ``sporder`` script."""
+"""``python -m sporder_py``: the same as the ``sporder`` console script."""
 
 import sys
 
-from .cli import main
+from .cli.app import main
 
 sys.exit(main())

@@ -16,9 +16,9 @@ comes from ``Record``), so a record cannot be the base of an ``@dataclass(frozen
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import FrozenInstanceError, dataclass
+from dataclasses import Field, FrozenInstanceError, dataclass
 from dataclasses import replace as _dataclass_replace
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 T = TypeVar("T")
 
@@ -27,6 +27,9 @@ class Record:
     """Behaviour of a frozen dataclass with ``eq=True``, computed from the field values."""
 
     __slots__ = ()
+    # What ``dataclass`` sets on each record class; declared so that type checkers see records
+    # as the dataclasses they are (``dataclasses.fields`` and ``replace`` accept them).
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
     _names: tuple[str, ...]
     _slot: dict[str, int]
     _values: Callable[[Any], tuple[Any, ...]]
@@ -40,7 +43,8 @@ class Record:
         return hash(self._values(self))
 
     def __repr__(self) -> str:
-        pairs = ", ".join(f"{n}={v!r}" for n, v in zip(self._names, self._values(self)))
+        values = self._values(self)
+        pairs = ", ".join(f"{n}={v!r}" for n, v in zip(self._names, values, strict=True))
         return f"{self.__class__.__qualname__}({pairs})"
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -60,7 +64,7 @@ def replace(obj: T, /, **changes: Any) -> T:
     slot = getattr(cls, "_slot", None)
     if slot is None or not isinstance(obj, Record):
         return _dataclass_replace(obj, **changes)  # type: ignore[type-var]
-    values = list(obj._values(obj))  # type: ignore[attr-defined]
+    values = list(obj._values(obj))
     for name, value in changes.items():
         i = slot.get(name)
         if i is None:             # what dataclasses.replace would say

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from .model import Catalog, CatalogFile, Change, NamespaceEntry, ProtocolEntry
+from .model import BITNESSES, Catalog, CatalogFile, Change, NamespaceEntry, ProtocolEntry
 
 _PROTO_FIELDS = [f.name for f in fields(ProtocolEntry) if f.name != "id"]
 _NS_FIELDS = [f.name for f in fields(NamespaceEntry) if f.name != "provider_id"]
 
 
-def _field_changes(a: object, b: object, names: list[str]) -> tuple[tuple[str, object, object], ...]:
+def _field_changes(a: object, b: object,
+                   names: list[str]) -> tuple[tuple[str, object, object], ...]:
     out = []
     for name in names:
         va, vb = getattr(a, name), getattr(b, name)
@@ -67,9 +68,9 @@ def diff_catalog(before: Catalog | None, after: Catalog | None, bitness: str) ->
 
 def diff_files(before: CatalogFile, after: CatalogFile) -> list[Change]:
     changes: list[Change] = []
-    for b in ("64", "32"):
+    for b in BITNESSES:
         if b in before.catalogs or b in after.catalogs:
-            changes += diff_catalog(before.catalogs.get(b), after.catalogs.get(b), b)  # type: ignore[arg-type]
+            changes += diff_catalog(before.catalogs.get(b), after.catalogs.get(b), b)
     for name in ("next_entry_id", "description", "app_categories", "lsp_ranking", "wsk"):
         va, vb = getattr(before, name), getattr(after, name)
         if va != vb:
@@ -81,5 +82,5 @@ def _plain(value: object) -> object:
     if isinstance(value, tuple):
         return [_plain(v) for v in value]
     if hasattr(value, "__dataclass_fields__"):
-        return {k: _plain(getattr(value, k)) for k in value.__dataclass_fields__}  # type: ignore[attr-defined]
+        return {k: _plain(getattr(value, k)) for k in value.__dataclass_fields__}
     return value

@@ -25,7 +25,8 @@ Documented choices:
 
 * The *layers* of a chain are all its ids but the last.  A layer that is a chain entry (instlsp
   form) counts as IFS by its own XP1_IFS_HANDLES; the LSP that *owns* a chain entry is its
-  first id (instlsp's LSP map), which is how ``lsp-fight`` names the LSPs of a chain.
+  first id (instlsp's LSP map, ``lspmap.owner_id``), which is how ``lsp-fight`` names the LSPs
+  of a chain.
 * ``lsp-fight``: two chain entries with the same (family, type, protocol) where the LSP on top
   of each appears below the top of the other.  Reported once per pair of LSPs and triple.
 * ``broken-base-shadowed`` is checked for the triple of every base provider (the first base
@@ -66,6 +67,7 @@ from typing import Literal
 
 from . import winsock as ws
 from .errors import UsageError
+from .lspmap import owner_id
 from .model import BITNESSES, Bitness, Catalog, CatalogFile, Change, ProtocolEntry
 from .names import display_name
 from .resolver import resolve
@@ -166,14 +168,6 @@ def _ifs_reorder(cat: Catalog, chain: tuple[int, ...]) -> tuple[int, ...]:
             + tuple(i for i in layers if _layer_is_ifs(cat, i)) + chain[-1:])
 
 
-def _owner(cat: Catalog, entry_id: int) -> int | None:
-    """The LSP (hidden entry id) a chain element belongs to, as instlsp's LSP map sees it."""
-    e = cat.get(entry_id)
-    if e is None:
-        return None
-    return e.chain[0] if e.kind == "chain" and e.chain else e.id
-
-
 # ---------------------------------------------------------------------------------------------
 # check
 
@@ -187,7 +181,7 @@ def _select(f: CatalogFile, bitnesses: Iterable[str] | None) -> list[Bitness]:
         if b not in f.catalogs:
             raise UsageError(f"the catalog file has no {b}-bit catalog.", code="no-such-catalog")
         if b not in out:
-            out.append(b)  # type: ignore[arg-type]
+            out.append(b)
     return out
 
 
@@ -207,17 +201,24 @@ def check(f: CatalogFile, *, dll_exists: Callable[[str, str], bool] | None = Non
     return out
 
 
+def _adder(out: list[Finding], b: Bitness, pos: int,
+           e: ProtocolEntry) -> Callable[..., None]:
+    """``add(severity, code, what, repair="")``: appends a finding about entry ``e`` to ``out``."""
+    where = _where(b, pos, e)
+
+    def add(sev: Severity, code: str, what: str, repair: str = "") -> None:
+        out.append(Finding(sev, code, b, pos, e.id, f"{where}: {what}", repair))
+
+    return add
+
+
 def _check_entries(b: Bitness, cat: Catalog) -> list[Finding]:
     out: list[Finding] = []
     present = set(cat.ids)
     used = {i for e in cat.protocols if e.kind == "chain" for i in e.chain}
     first_at: dict[int, int] = {}
     for pos, e in enumerate(cat.protocols, 1):
-        where = _where(b, pos, e)
-
-        def add(sev: Severity, code: str, what: str, repair: str = "") -> None:
-            out.append(Finding(sev, code, b, pos, e.id, f"{where}: {what}", repair))
-
+        add = _adder(out, b, pos, e)
         if e.id in first_at:
             add(ERROR, "duplicate-id", f"id {e.id} is already used by entry #{first_at[e.id]} "
                 "(catalog entry ids are unique).")
@@ -275,9 +276,10 @@ def _check_fights(b: Bitness, cat: Catalog) -> list[Finding]:
     for pos, e in enumerate(cat.protocols, 1):
         if e.kind != "chain" or not 2 <= len(e.chain) <= ws.MAX_PROTOCOL_CHAIN:
             continue
-        top = _owner(cat, e.chain[0])
+        top = owner_id(cat.get, e.chain[0])
         if top is not None:
-            below = {o for i in e.chain[1:-1] if (o := _owner(cat, i)) is not None} - {top}
+            below = {o for i in e.chain[1:-1]
+                     if (o := owner_id(cat.get, i)) is not None} - {top}
             chains.append((pos, e, top, below))
     # Index the chains by (triple, top LSP): a fight is a chain of A with B below it and a
     # later chain of B with A below it for the same triple (linear in the catalog, not pairwise).
@@ -440,17 +442,17 @@ def _repair(cat: Catalog, keys: set[tuple[str, int | None]]) -> tuple[Catalog, l
             changes.append(Change("remove", b, e.id, e.name, detail=f"Removed because {detail}."))
             continue
         fields: list[tuple[str, object, object]] = []
-        new = e
+        entry = e
         if pos in chains and chains[pos] != e.chain:
-            new = new.with_changes(chain=chains[pos])
-            fields.append(("chain", list(e.chain), list(new.chain)))
+            entry = entry.with_changes(chain=chains[pos])
+            fields.append(("chain", list(e.chain), list(entry.chain)))
         if pos in flags:
-            new = new.with_changes(provider_flags=flags[pos])
-            fields.append(("provider_flags", e.provider_flags, new.provider_flags))
+            entry = entry.with_changes(provider_flags=flags[pos])
+            fields.append(("provider_flags", e.provider_flags, entry.provider_flags))
         if fields:
             changes.append(Change("update", b, e.id, e.name, tuple(fields),
                                   f"Updated because {detail}."))
-        kept.append(new)
+        kept.append(entry)
     namespaces = []
     for pos, ns in enumerate(cat.namespaces, 1):
         if ("namespace-duplicate", pos) in keys:

@@ -123,7 +123,7 @@ class ProtocolEntry(Record):
         return (self.family, self.socket_type, self.protocol)
 
     def with_changes(self, **changes: object) -> ProtocolEntry:
-        return replace(self, **changes)  # type: ignore[arg-type]
+        return replace(self, **changes)
 
 
 @record()
@@ -193,7 +193,8 @@ class Catalog(Record):
     def with_protocols(self, protocols: tuple[ProtocolEntry, ...] | list[ProtocolEntry]) -> Catalog:
         return Catalog(self.bitness, tuple(protocols), self.namespaces)
 
-    def with_namespaces(self, namespaces: tuple[NamespaceEntry, ...] | list[NamespaceEntry]) -> Catalog:
+    def with_namespaces(self, namespaces: tuple[NamespaceEntry, ...] | list[NamespaceEntry],
+                        ) -> Catalog:
         return Catalog(self.bitness, self.protocols, tuple(namespaces))
 
 

@@ -94,6 +94,9 @@ _NOT_EQUIVALENT = {
     "AF_NETBIOS": "NetBIOS sockets (protocol = -LANA) have no host equivalent",
 }
 _LOOPBACK = {AF_INET: "127.0.0.1", AF_INET6: "::1"}
+# A host socket address: a socket file path (AF_UNIX), (host, port) for AF_INET, and
+# (host, port, flowinfo, scope_id) as getsockname() gives it for AF_INET6.
+_SockAddress = str | tuple[str, int] | tuple[str, int, int, int]
 
 # Candidate protocols for include_errors, tried in this order (see all_triples).
 ERROR_PROBE_PROTOCOLS = (ws.IP_PROTOCOLS["IPPROTO_TCP"], ws.IP_PROTOCOLS["IPPROTO_UDP"],
@@ -241,7 +244,7 @@ def _probe_one(catalog: Catalog, triple: tuple[int, int, int], timeout: float) -
         return _winsock_refused(triple, res.error or ws.WSAEINVAL)
     entry = res.entry
     layers = tuple((i, None if e is None else display_name(e.name), None if e is None else e.path)
-                   for i, e in zip(entry.chain_ids, res.layers))
+                   for i, e in zip(entry.chain_ids, res.layers, strict=True))
     af, type_, proto = res.effective
     hfam, why = host_family(af)
     base = ProbeResult(triple, OK, entry.id, display_name(entry.name), layers, res.effective,
@@ -335,7 +338,7 @@ def _exchange(base: ProbeResult, client: socket.socket, host: tuple[int, int, in
         server.settimeout(timeout)
         if af == AF_UNIX:
             tmpdir = tempfile.mkdtemp(prefix="sporder-probe-")
-            address: object = os.path.join(tmpdir, "server")
+            address: _SockAddress = os.path.join(tmpdir, "server")
         else:
             address = (_LOOPBACK[af], 0)
         try:
@@ -361,14 +364,13 @@ def _exchange(base: ProbeResult, client: socket.socket, host: tuple[int, int, in
         thread.join(timeout)
         if tally.server_error is not None:
             raise tally.server_error
-        counts = {"bytes_sent": tally.sent, "bytes_received": tally.received,
-                  "server_bytes": tally.server}
         if echo != payload:
-            return replace(base, outcome=FAILED, **counts,
+            return replace(base, outcome=FAILED, bytes_sent=tally.sent,
+                           bytes_received=tally.received, server_bytes=tally.server,
                            detail=f"the echo ({len(echo)} bytes) differs from the {size} sent")
         where = "a socket file" if af == AF_UNIX else _LOOPBACK[af]
-        return replace(base, rtt_us=rtt_us, **counts,
-                       detail=f"{size} bytes echoed over {where}")
+        return replace(base, rtt_us=rtt_us, bytes_sent=tally.sent, bytes_received=tally.received,
+                       server_bytes=tally.server, detail=f"{size} bytes echoed over {where}")
     except OSError as exc:
         return replace(base, outcome=FAILED, host_error=_host_error(exc), bytes_sent=tally.sent,
                        bytes_received=tally.received, server_bytes=tally.server,
@@ -404,7 +406,7 @@ def _serve_datagram(server: socket.socket, tally: _Tally, timeout: float) -> Non
         tally.server_error = exc
 
 
-def _stream_client(sock: socket.socket, address: object, payload: bytes, tally: _Tally,
+def _stream_client(sock: socket.socket, address: _SockAddress, payload: bytes, tally: _Tally,
                    timeout: float) -> bytes:
     """Connect, send from a second thread (so neither side blocks on a full buffer), half-close,
     and read the echo until the server closes."""
@@ -433,7 +435,7 @@ def _stream_client(sock: socket.socket, address: object, payload: bytes, tally: 
     return bytes(echo)
 
 
-def _datagram_client(sock: socket.socket, address: object, payload: bytes, tally: _Tally,
+def _datagram_client(sock: socket.socket, address: _SockAddress, payload: bytes, tally: _Tally,
                      timeout: float) -> bytes:
     sock.sendto(payload, address)
     tally.sent = len(payload)

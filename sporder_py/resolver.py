@@ -137,7 +137,7 @@ def resolve_with_info(catalog: Catalog, af: int, type_: int, protocol: int,
     if e is None:
         return Resolution(request, None, (), ws.WSAEINVAL)
     eff = tuple(arg if arg not in (0, ws.FROM_PROTOCOL_INFO) else mine
-                for arg, mine in zip(request, e.triple))
+                for arg, mine in zip(request, e.triple, strict=True))
     if eff[0] == 0 and eff[2] == 0:
         return Resolution(request, None, (), ws.WSAEINVAL)
     if eff[0] == 0:

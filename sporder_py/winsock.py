@@ -313,6 +313,7 @@ def parse_wsk_version(text: str) -> int:
 
 def format_wsk_version(version: int) -> str:
     """``0x0100`` -> ``"1.0"``."""
-    if not (isinstance(version, int) and not isinstance(version, bool)) or not 0 <= version <= 0xFFFF:
+    if (not (isinstance(version, int) and not isinstance(version, bool))
+            or not 0 <= version <= 0xFFFF):
         raise UsageError(f"WSK version {version!r} is not a 16-bit value (0..0xFFFF).")
     return f"{WSK_MAJOR_VERSION(version)}.{WSK_MINOR_VERSION(version)}"

@@ -38,12 +38,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from sporder_py.errors import CatalogFileError, ConflictError, OperationRefused, UsageError
+
 # The version helpers and WskRange live in the core modules (the catalog file needs them without
 # loading this threaded module); they are re-exported so ``sporder_py.wsk`` is the whole WSK API.
 from sporder_py.model import WskRange
-from sporder_py.winsock import (MAKE_WSK_VERSION, WSK_MAJOR_VERSION,  # noqa: F401 - re-exported
-                               WSK_MINOR_VERSION, format_wsk_version, parse_wsk_version)
-from sporder_py.errors import CatalogFileError, ConflictError, OperationRefused, UsageError
+from sporder_py.winsock import (  # noqa: F401 - re-exported
+    MAKE_WSK_VERSION,
+    WSK_MAJOR_VERSION,
+    WSK_MINOR_VERSION,
+    format_wsk_version,
+    parse_wsk_version,
+)
 
 WSK_NO_WAIT = 0
 WSK_INFINITE_WAIT = 0xFFFFFFFF
@@ -147,7 +153,8 @@ class WskSubsystem:
         """The monotonic moment the subsystem became ready, or None if not ready yet."""
         now = time.monotonic() if now is None else now
         with self._lock:
-            moments = [t for t in (self._made_ready_at, self._ready_at) if t is not None and t <= now]
+            moments = [t for t in (self._made_ready_at, self._ready_at)
+                       if t is not None and t <= now]
         return min(moments) if moments else None
 
     def is_ready(self) -> bool:
@@ -219,7 +226,8 @@ class WskRegistration:
 
     def counts(self) -> WskCounts:
         with self._cond:
-            return WskCounts(len(self._npis), self._calls, self._sockets, self._waiting, self._total)
+            return WskCounts(len(self._npis), self._calls, self._sockets, self._waiting,
+                             self._total)
 
     def _wake(self) -> None:
         with self._cond:
@@ -228,13 +236,16 @@ class WskRegistration:
     def capture(self, wait_timeout_ms: int) -> tuple[NtStatus, WskProviderNpi | None]:
         """WskCaptureProviderNPI (see the module docstring for the check order)."""
         if not _is_int(wait_timeout_ms) or not 0 <= wait_timeout_ms <= WSK_INFINITE_WAIT:
-            raise WskMisuse(f"WaitTimeout must be a ULONG millisecond count, got {wait_timeout_ms!r}.")
+            raise WskMisuse("WaitTimeout must be a ULONG millisecond count, "
+                            f"got {wait_timeout_ms!r}.")
         start = time.monotonic()
-        deadline = None if wait_timeout_ms == WSK_INFINITE_WAIT else start + wait_timeout_ms / 1000.0
+        deadline = (None if wait_timeout_ms == WSK_INFINITE_WAIT
+                    else start + wait_timeout_ms / 1000.0)
         sub = self.subsystem
         with self._cond:
             if self.state is WskState.DEREGISTERED:
-                raise WskMisuse("WskCaptureProviderNPI must not be called after WskDeregister returned.")
+                raise WskMisuse("WskCaptureProviderNPI must not be called after WskDeregister "
+                                "returned.")
             if self.state is WskState.DEREGISTERING:
                 return NtStatus.STATUS_DEVICE_NOT_READY, None
             self._waiting += 1
@@ -285,7 +296,8 @@ class WskRegistration:
 
     def _check_usable(self, npi: WskProviderNpi, what: str) -> None:
         if npi.released:
-            raise WskMisuse(f"{what} must not be called after WskReleaseProviderNPI released the NPI.")
+            raise WskMisuse(f"{what} must not be called after WskReleaseProviderNPI released "
+                            "the NPI.")
         if self.state is not WskState.REGISTERED:
             raise WskMisuse(f"{what} must not be called after WskDeregister was called.")
 
@@ -409,9 +421,11 @@ def run_capture_sequence(lowest: int, highest: int, version: int, wait_timeout_m
         try:
             reg = sub.register(WskClientDispatch(v))
         except WskMisuse as exc:
-            record("WskRegister", f"version={shown}", NtStatus.STATUS_INVALID_PARAMETER, t0, exc.message)
+            record("WskRegister", f"version={shown}", NtStatus.STATUS_INVALID_PARAMETER, t0,
+                   exc.message)
             return None
-        record("WskRegister", f"version={shown}", NtStatus.STATUS_SUCCESS, t0, "registration created")
+        record("WskRegister", f"version={shown}", NtStatus.STATUS_SUCCESS, t0,
+               "registration created")
         return reg
 
     def capture(reg: WskRegistration) -> NtStatus:

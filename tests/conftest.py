@@ -26,12 +26,6 @@ def isolation(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
     monkeypatch.setenv("COLUMNS", "160")
     monkeypatch.delenv("SPORDER_CATALOG", raising=False)
     monkeypatch.delenv("SPORDER_LOCK_TIMEOUT", raising=False)
-    monkeypatch.delenv("SPORDER_NO_CACHE", raising=False)
-    monkeypatch.delenv("SPORDER_CACHE_DIR", raising=False)
-    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)       # the parse cache: home/.cache
-    # Every cache hit in every test is re-parsed and compared (store.decode_toml): the whole
-    # suite is a staleness check of the parse cache (issue 7).
-    monkeypatch.setenv("SPORDER_CACHE_CHECK", "1")
     return home
 
 
@@ -50,7 +44,7 @@ class Run:
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str]):
     """Run ``sporder ARGS`` in this process; returns exit code, stdout, stderr."""
-    from sporder_py.cli import main
+    from sporder_py.cli.app import main
 
     def run(*args: object) -> Run:
         argv = [str(a) for a in args]

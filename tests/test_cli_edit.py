@@ -125,7 +125,8 @@ def test_uninstall_base_with_dependants_is_refused_unless_cascade(cat):
 @pytest.mark.parametrize("args", [
     ["install-lsp", "--name", "L", "--path", "l.dll", "--over-all"],
     ["move", "1012", "--top"], ["reorder", *map(str, reversed(range(1001, 1015)))],
-    ["uninstall", "1004"], ["reset"], ["namespace", "disable", "{22059D40-7E9E-11CF-AE5A-00AA00A7112B}"],
+    ["uninstall", "1004"], ["reset"],
+    ["namespace", "disable", "{22059D40-7E9E-11CF-AE5A-00AA00A7112B}"],
     ["app-category", "set", r"C:\app.exe", "LSP_SYSTEM"], ["undo"],
     ["install-lsp", "--name", "L", "--path", "l.dll", "--over", "4242"],
 ])
@@ -149,7 +150,8 @@ def test_if_serial_mismatch_exits_4(cat):
 
 def test_install_exist_ok_is_a_no_op_for_ci_reruns(cat):
     args = ["install", "--name", "Vendor", "--path", r"C:\v.dll", "--family", "inet", "--type",
-            "stream", "--protocol", "tcp", "--provider-id", "{11111111-2222-3333-4444-555555555555}"]
+            "stream", "--protocol", "tcp",
+            "--provider-id", "{11111111-2222-3333-4444-555555555555}"]
     assert cat(*args).code == 0
     before = state(cat.path)
     again = cat(*args, "--exist-ok", "--json")
@@ -162,7 +164,8 @@ def test_log_records_every_write_and_undo_itself_is_a_write(cat):
     cat("move", "1013", "--top")
     log = cat("log", "--json").json["data"]
     assert [r["serial_after"] for r in log["records"]] == [1, 2, 3]
-    assert log["records"][-1]["command"].startswith("sporder ") and "move" in log["records"][-1]["command"]
+    last_command = log["records"][-1]["command"]
+    assert last_command.startswith("sporder ") and "move" in last_command
     cat("undo")
     log = cat("log", "--json").json["data"]
     assert len(log["records"]) == 4 and log["records"][-1]["summary"].startswith("undo")

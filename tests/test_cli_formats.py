@@ -33,7 +33,8 @@ def test_import_is_a_recorded_undoable_write(cli, tmp_path, sample):
     r = cli("--catalog", cat, "import", sample, "--json")
     assert r.code == 0, r.err
     assert r.json["data"]["format"] in ("netsh", "reg", "firefox")
-    assert cli("--catalog", cat, "log", "--json").json["data"]["records"][-1]["summary"].startswith("import")
+    records = cli("--catalog", cat, "log", "--json").json["data"]["records"]
+    assert records[-1]["summary"].startswith("import")
     assert cli("--catalog", cat, "undo").code == 0
     assert catalog_toml.loads(cat.read_text(), "c")[0].same_content(
         catalog_toml.loads(before.decode(), "b")[0])
@@ -105,7 +106,8 @@ def test_broken_catalog_from_no_repair_is_diagnosed_fixed_and_resolves_to_base_a
     assert d.code == 1
     codes = {f["code"] for f in d.json["data"]["findings"]}
     assert {"orphaned-chain", "broken-base-shadowed"} <= codes
-    assert cli("--catalog", cat, "resolve", "inet", "stream", "tcp", "--json").json["data"]["entry"]["kind"] == "chain"
+    resolved = cli("--catalog", cat, "resolve", "inet", "stream", "tcp", "--json")
+    assert resolved.json["data"]["entry"]["kind"] == "chain"
     before = hashlib.sha256(cat.read_bytes()).hexdigest()
     dry = cli("--catalog", cat, "doctor", "--fix", "--dry-run", "--json")
     assert dry.code == 0 and hashlib.sha256(cat.read_bytes()).hexdigest() == before

@@ -76,7 +76,8 @@ def test_wsk_capture_not_ready_in_time_exits_1(cli):
     statuses = [c["status_name"] for c in r.json["data"]["calls"]]
     assert "STATUS_DEVICE_NOT_READY" in statuses
     assert cli("wsk", "capture", "--version", "1.0", "--no-wait", "--ready-after", "200").code == 1
-    assert cli("wsk", "capture", "--version", "1.0", "--wait", "400", "--ready-after", "50").code == 0
+    assert cli("wsk", "capture", "--version", "1.0", "--wait", "400",
+               "--ready-after", "50").code == 0
 
 
 @pytest.mark.parametrize("args", [["--version", "one"], ["--version", "1.0", "--no-wait",

@@ -1,4 +1,5 @@
-"""The read commands and init/defaults through the real CLI: output shapes, exit codes (DESIGN §4)."""
+"""The read commands and init/defaults through the real CLI: output shapes, exit codes
+(DESIGN §4)."""
 
 import json
 
@@ -45,8 +46,9 @@ def test_list_both_catalogs(cli):
 
 
 def test_list_32_of_a_file_without_one_is_refused(cli, tmp_path):
-    from conftest import load_shipped
     from dataclasses import replace
+
+    from conftest import load_shipped
     from sporder_py.formats import catalog_toml
     f = load_shipped("windows-7")
     only64 = replace(f, catalogs={"64": f.catalogs["64"]})

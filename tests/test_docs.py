@@ -8,23 +8,22 @@ import click
 import pytest
 
 from conftest import ROOT
-from sporder_py.cli import cli, load_all_commands
+from sporder_py.cli.app import all_commands, cli
 
-load_all_commands()
 MAN = (ROOT / "man" / "sporder.1").read_text(encoding="utf-8")
 MAN5 = (ROOT / "man" / "sporder-catalog.5").read_text(encoding="utf-8")
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
-def walk(group: click.Group, prefix: str = ""):
-    for name, cmd in sorted(group.commands.items()):
+def walk(commands: dict[str, click.Command], prefix: str = ""):
+    for name, cmd in sorted(commands.items()):
         path = f"{prefix}{name}"
         yield path, cmd
         if isinstance(cmd, click.Group):
-            yield from walk(cmd, path + " ")
+            yield from walk(cmd.commands, path + " ")
 
 
-COMMANDS = list(walk(cli))
+COMMANDS = list(walk(all_commands()))
 
 
 def man_text(text: str) -> str:
@@ -71,7 +70,7 @@ def test_every_environment_variable_is_documented(name):
 
 
 def test_environment_variables_were_found():
-    assert {"SPORDER_CATALOG", "SPORDER_LOCK_TIMEOUT", "SPORDER_NO_CACHE"} <= set(ENVIRONMENT)
+    assert {"SPORDER_CATALOG", "SPORDER_LOCK_TIMEOUT"} <= set(ENVIRONMENT)
 
 
 def test_man_pages_have_the_contract_sections():
@@ -90,7 +89,7 @@ def test_man_pages_lint_clean_with_groff():
 
 def test_readme_quick_start_is_exactly_two_command_lines():
     block = README.split("## Quick start", 1)[1].split("```", 2)[1]
-    lines = [l for l in block.splitlines()[1:] if l.strip()]
+    lines = [line for line in block.splitlines()[1:] if line.strip()]
     assert len(lines) == 2
     assert "pip install" in lines[0] and "sporder list" in lines[0]
     assert "pytest" in lines[1]
@@ -107,6 +106,7 @@ def test_man_pages_are_installed_with_the_wheel_and_man_finds_them():
     page = Path(sys.prefix) / "share" / "man" / "man1" / "sporder.1"
     assert page.is_file() and (Path(sys.prefix) / "share/man/man5/sporder-catalog.5").is_file()
     if shutil.which("man"):
+        manpath = str(Path(sys.prefix) / "share" / "man")
         found = subprocess.run(["man", "-w", "sporder"], capture_output=True, text=True,
-                               env={**os.environ, "MANPATH": str(Path(sys.prefix) / "share" / "man")})
+                               env={**os.environ, "MANPATH": manpath})
         assert found.returncode == 0 and found.stdout.strip() == str(page)

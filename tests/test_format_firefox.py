@@ -44,7 +44,7 @@ def test_windows_10_native_catalog_parses_back() -> None:
     parsed = g.catalog("64").protocols
     assert [e.id for e in parsed] == list(range(1001, 1001 + len(original)))
     assert g.next_entry_id == 1001 + len(original)
-    for x, y in zip(original, parsed):
+    for x, y in zip(original, parsed, strict=True):   # same length: the ids assert above
         for name in ("kind", "name", "provider_id", "path", "version", "family", "socket_type",
                      "protocol", "service_flags", "provider_flags", "lsp_categories"):
             assert getattr(y, name) == getattr(x, name), (x.id, name)

@@ -8,13 +8,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from test_format_reg import assert_matches_expected, expected
 
 from conftest import CATALOGS, TESTDATA
-from sporder_py.errors import CatalogFileError
-from sporder_py.formats.hive import looks_like_hive, read_hive
+from sporder_py.errors import CatalogFileError, UsageError
+from sporder_py.formats import detect
+from sporder_py.formats.hive import looks_like_hive, read_hive, read_hive_catalog
 from sporder_py.formats.regfile import parse_reg, render_reg
 from sporder_py.model import CatalogFile
-from test_format_reg import assert_matches_expected, expected
 
 HIVES = TESTDATA / "hives"
 NAMES = ["SYSTEM-win7-x86", "SYSTEM-win8-x64", "SYSTEM-win10-x64", "SYSTEM-win10-1709-x64"]
@@ -130,3 +131,34 @@ def test_looks_like_hive() -> None:
     assert looks_like_hive(b"regf\x01\x00\x00\x00")
     assert not looks_like_hive(b"REGEDIT4\r\n")
     assert not looks_like_hive(b"reg")
+
+
+# --- choosing the control set --------------------------------------------------------------
+
+def test_the_control_set_read_is_reported_and_can_be_chosen(hive: Callable) -> None:
+    path = hive("SYSTEM-win7-x86")                  # Select\Current = 1; ControlSet002 exists
+    default = read_hive_catalog(path, "w7")
+    assert (default.control_set, default.chosen_by) == (1, "Select\\Current")
+    assert default.key == "ControlSet001\\Services\\WinSock2\\Parameters"
+    assert default.namespace_serial == 12 and default.file.serial == 24
+    one = read_hive_catalog(path, "w7", control_set=1)
+    assert one.file == default.file and one.chosen_by == "the caller"
+    two = read_hive_catalog(path, "w7", control_set=2)
+    assert two.control_set == 2 and two.warnings == []
+    assert read_hive(path, "w7", 2) == (two.file, two.warnings)
+    f, warnings, fmt = detect.parse(path.read_bytes()[:8], "w7", path=path, control_set=2)
+    assert (f, fmt) == (two.file, "hive")
+
+
+def test_a_missing_or_bad_control_set_is_one_sentence(hive: Callable) -> None:
+    path = hive("SYSTEM-win8-x64")
+    with pytest.raises(CatalogFileError) as info:
+        read_hive(path, "w8", control_set=9)
+    assert info.value.message == ("w8: the hive has no ControlSet009\\Services\\WinSock2\\"
+                                  "Parameters key: control set 9 (requested) does not exist.")
+    assert info.value.exit_code == 3
+    for bad in (0, 1000, -3, True, "2", 2.0):
+        with pytest.raises(UsageError, match="is not valid: it must be a number from 1 to 999"):
+            read_hive(path, "w8", control_set=bad)  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="only be chosen for a SYSTEM hive"):
+        detect.parse((CATALOGS / "windows-11.toml").read_bytes(), "w11.toml", control_set=1)

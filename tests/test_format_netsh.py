@@ -10,8 +10,14 @@ import pytest
 from sporder_py import winsock as ws
 from sporder_py.errors import CatalogFileError, OperationRefused, UsageError
 from sporder_py.formats import catalog_toml
-from sporder_py.formats.netsh import (RULE, looks_like_netsh, namespace_block, parse_netsh,
-                                      protocol_block, render_netsh)
+from sporder_py.formats.netsh import (
+    RULE,
+    looks_like_netsh,
+    namespace_block,
+    parse_netsh,
+    protocol_block,
+    render_netsh,
+)
 from sporder_py.model import CatalogFile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -172,13 +178,13 @@ def test_round_trip_of_shipped_catalogs_keeps_every_field_netsh_carries(path: Pa
     for b in f.bitnesses:
         before, after = f.catalog(b), g.catalog(b)
         assert len(after.protocols) == len(before.protocols)
-        for x, y in zip(before.protocols, after.protocols):
+        for x, y in zip(before.protocols, after.protocols, strict=True):
             for name in ("id", "kind", "name", "provider_id", "path", "version", "family",
                          "min_address_length", "max_address_length", "socket_type",
                          "protocol", "service_flags", "chain"):
                 assert getattr(y, name) == getattr(x, name), (b, x.id, name)
         assert len(after.namespaces) == len(before.namespaces)
-        for m, n in zip(before.namespaces, after.namespaces):
+        for m, n in zip(before.namespaces, after.namespaces, strict=True):
             for name in ("name", "provider_id", "namespace", "enabled", "version"):
                 assert getattr(n, name) == getattr(m, name), (b, m.provider_id, name)
     assert g.next_entry_id == max(i for c in f.catalogs.values() for i in c.ids) + 1

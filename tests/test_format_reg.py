@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import CATALOGS, TESTDATA, load_shipped
-from sporder_py.errors import CatalogFileError
+from sporder_py.errors import CatalogFileError, UsageError
 from sporder_py.formats import catalog_toml
 from sporder_py.formats.packed import encode_packed
 from sporder_py.formats.regfile import looks_like_reg, parse_reg, read_reg_tree, render_reg
@@ -21,6 +21,10 @@ REG = Path(__file__).resolve().parent / "data" / "reg"
 HIVES = TESTDATA / "hives"
 ROOT_KEY = r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Services\WinSock2\Parameters"
 HEADER = "Windows Registry Editor Version 5.00"
+# render_reg first deletes all four entry lists, whatever the file has (merge = exactly the model)
+DELETIONS = "".join(f"[-{ROOT_KEY}\\{c}\\{k}]\r\n\r\n"
+                    for c in ("NameSpace_Catalog5", "Protocol_Catalog9")
+                    for k in ("Catalog_Entries", "Catalog_Entries64"))
 _FIELDS = ("id", "name", "provider_id", "path", "version", "family", "max_address_length",
            "min_address_length", "socket_type", "protocol", "protocol_max_offset", "byte_order",
            "security_scheme", "message_size", "provider_reserved", "service_flags",
@@ -42,13 +46,13 @@ def assert_matches_expected(f: CatalogFile, exp: dict) -> None:
         got = f.catalogs[bitness]
         count = "Num_Catalog_Entries64" if bitness == "64" else "Num_Catalog_Entries"
         assert len(got.protocols) == len(cat["protocols"]) == counters[count]
-        for pos, (e, p) in enumerate(zip(got.protocols, cat["protocols"]), 1):
+        for pos, (e, p) in enumerate(zip(got.protocols, cat["protocols"], strict=True), 1):
             assert p["key"] == f"{pos:012d}"
             actual = {k: getattr(e, k) for k in _FIELDS}
             actual |= {"chain_len": e.chain_len, "chain": list(e.chain_ids)}
             assert actual == {k: p[k] for k in actual}, (bitness, pos)
         assert len(got.namespaces) == len(cat["namespaces"]) == ns_counters[count]
-        for n, x in zip(got.namespaces, cat["namespaces"]):
+        for n, x in zip(got.namespaces, cat["namespaces"], strict=True):
             assert (n.provider_id, n.name, n.namespace, n.path, n.enabled, n.version,
                     n.stores_class_info, n.family) == (
                 x["provider_id"], x["display_string"], x["namespace"], x["path"],
@@ -137,10 +141,10 @@ def test_render_is_a_regedit5_export() -> None:
     f = load_shipped("windows-11")
     data = render_reg(f)
     text = text_of(data)
-    assert text.startswith(HEADER + "\r\n\r\n[" + ROOT_KEY + "]\r\n")
+    assert text.startswith(HEADER + "\r\n\r\n" + DELETIONS + "[" + ROOT_KEY + "]\r\n")
     assert "\n" not in text.replace("\r\n", "") and text.endswith("\"\r\n\r\n")
     lines = text.split("\r\n")
-    for prev, line in zip(lines, lines[1:]):
+    for prev, line in zip(lines, lines[1:], strict=False):
         if not line.startswith("["):
             assert len(line) <= 80, line
         if prev.endswith("\\"):
@@ -225,7 +229,8 @@ def test_single_catalog_files_render_and_parse_back_alone(keep: str) -> None:
     only = CatalogFile(catalogs={keep: f.catalogs[keep]}, next_entry_id=f.next_entry_id,
                        serial=f.serial)  # type: ignore[dict-item]
     text = text_of(render_reg(only))
-    assert ("Catalog_Entries64" in text) == (keep == "64")
+    assert text.count("Catalog_Entries64]") == 2 + 2 * (keep == "64")   # deleted, then ours
+    assert ("Catalog_Entries64\\0" in text) == (keep == "64")
     assert ('"Num_Catalog_Entries"=' in text) == (keep == "32")
     back, warnings = parse_reg(render_reg(only), "one.reg")
     assert warnings == [] and back.bitnesses == [keep] and back == carried(only)
@@ -372,3 +377,113 @@ def test_malformed_reg_is_refused_naming_the_line_or_key(
     assert msg.startswith("bad.reg: ") and "\n" not in msg and msg.endswith(".")
     assert expected_text in msg, msg
     assert info.value.exit_code == 3
+
+
+# --- key root and the deletion block (the writer for Windows images) -----------------------
+
+@pytest.mark.parametrize("key_root, root", [
+    (r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet", ROOT_KEY),
+    (r"HKEY_LOCAL_MACHINE\OFFLINE\ControlSet001",
+     r"HKEY_LOCAL_MACHINE\OFFLINE\ControlSet001\Services\WinSock2\Parameters"),
+    (r"HKLM\SYSTEM\ControlSet002\\"[:-1],
+     r"HKEY_LOCAL_MACHINE\SYSTEM\ControlSet002\Services\WinSock2\Parameters"),
+    ("HKLM\\SYSTEM\\ControlSet003\\",       # one trailing backslash is dropped
+     r"HKEY_LOCAL_MACHINE\SYSTEM\ControlSet003\Services\WinSock2\Parameters"),
+    (r"hku\Offline System\ControlSet001",
+     r"HKEY_USERS\Offline System\ControlSet001\Services\WinSock2\Parameters"),
+])
+def test_key_root_places_every_key_and_only_the_root_changes(key_root: str, root: str) -> None:
+    f = _with_lsp()
+    default = text_of(render_reg(f))
+    text = text_of(render_reg(f, key_root))
+    assert text == default.replace(ROOT_KEY, root)
+    assert text.count(f"[-{root}\\") == 4
+    back, warnings = parse_reg(render_reg(f, key_root), "root.reg")
+    assert warnings == [] and back == carried(f)
+
+
+@pytest.mark.parametrize("key_root, why", [
+    ("", "must start with HKEY_LOCAL_MACHINE"),
+    (r"SYSTEM\ControlSet001", "must start with HKEY_LOCAL_MACHINE"),
+    (r"HKEY_CURRENT_USER\Software", "must start with HKEY_LOCAL_MACHINE"),
+    (r"\HKLM\SYSTEM", "must start with HKEY_LOCAL_MACHINE"),
+    ("HKLM", "names a registry root"),
+    ("HKLM\\", "names a registry root"),
+    (r"HKLM\SYSTEM\\ControlSet001", "empty key name"),
+    ("HKLM\\SYSTEM\\\\", "empty key name"),
+    (r"HKLM\ \ControlSet001", "empty key name"),
+    ("HKLM\\SYSTEM\nX", "control character"),
+    ("HKLM\\SYSTEM\x00", "control character"),
+    ("HKLM\\SYS\x7fTEM", "control character"),
+    (r"HKLM\SYSTEM]", "bracket"),
+    (r"HKLM\[SYSTEM", "bracket"),
+    ("HKLM\\" + "x" * 256, "longer than 255 characters"),
+    (ROOT_KEY, "not a key of WinSock2"),
+    (None, "must be a string"),
+])
+def test_a_bad_key_root_is_a_usage_error_naming_it(key_root: str, why: str) -> None:
+    f = load_shipped("windows-11")
+    with pytest.raises(UsageError) as info:
+        render_reg(f, key_root)
+    msg = info.value.message
+    assert msg.startswith("the registry key root ") and why in msg, msg
+    assert "\n" not in msg and "\x00" not in msg and msg.endswith(".")
+    assert info.value.exit_code == 2 and info.value.code == "bad-key-root"
+    if isinstance(key_root, str) and key_root.isprintable():
+        assert f"'{key_root[:300]}'" in msg
+
+
+def test_the_deletion_block_comes_first_and_always_names_all_four_entry_lists() -> None:
+    f = load_shipped("windows-10")
+    only32 = replace(f, catalogs={"32": f.catalogs["32"]})
+    text = text_of(render_reg(only32))
+    head = text.split(f"[{ROOT_KEY}]")[0]
+    assert head == f"{HEADER}\r\n\r\n{DELETIONS}"
+    assert text.count("[-") == 4
+
+
+def test_the_reader_applies_the_deletion_block_in_file_order() -> None:
+    # A file that adds stale entries, then deletes the list, then adds the real catalog:
+    # regedit would leave only the last ones, and so does the reader.
+    small = _small()
+    body = small.split("\r\n", 2)[2]                       # after the header
+    stale = re.sub(r"(Catalog_Entries64?\\)000000000002", r"\g<1>000000000009", body)
+    f, warnings = parse_reg(reg(f"{HEADER}\r\n\r\n{stale}{body}"), "order.reg")
+    assert warnings == []
+    assert f == parse_reg(reg(small), "small.reg")[0]
+    # ... and a deletion after the additions removes them.
+    tail = f"[-{ROOT_KEY}\\Protocol_Catalog9\\Catalog_Entries64]\r\n\r\n"
+    f, _ = parse_reg(reg(small + tail), "tail.reg")
+    assert f.catalogs["64"].protocols == () and len(f.catalogs["64"].namespaces) == 1
+    f, _ = parse_reg(reg(small + tail + tail.replace("Protocol_Catalog9", "NameSpace_Catalog5")),
+                     "tail2.reg")
+    assert f.bitnesses == ["32"]
+
+
+@pytest.mark.parametrize("key", ["", "\\Protocol_Catalog9", "\\Protocol_Catalog9\\Catalog_Entries"
+                                 "\\000000000001", "\\AppId_Catalog",
+                                 "\\Protocol_Catalog9\\Catalog_Entries\\x\\y"])
+def test_other_deletions_below_parameters_are_still_refused(key: str) -> None:
+    text = _small() + f"[-{ROOT_KEY}{key}]\r\n\r\n"
+    with pytest.raises(CatalogFileError, match="deletes a key"):
+        parse_reg(reg(text), "del.reg")
+
+
+def test_deletions_elsewhere_are_ignored_and_values_may_not_follow_a_deletion() -> None:
+    text = _small() + "[-HKEY_LOCAL_MACHINE\\SOFTWARE\\Other]\r\n\r\n"
+    assert parse_reg(reg(text), "x.reg")[0] == parse_reg(reg(_small()), "y.reg")[0]
+    bad = _small() + f"[-{ROOT_KEY}\\Protocol_Catalog9\\Catalog_Entries]\r\n\"x\"=dword:1\r\n"
+    with pytest.raises(CatalogFileError, match="value after a \\[-key\\] deletion line"):
+        parse_reg(reg(bad), "v.reg")
+
+
+def test_packed_size_and_namespace_serial_options() -> None:
+    f = _with_lsp()
+    tree = read_reg_tree(render_reg(f, packed_size=888, namespace_serial=7), "o.reg")
+    blob = tree.values("Protocol_Catalog9\\Catalog_Entries64\\000000000001")["packedcatalogitem"]
+    assert blob == encode_packed(f.catalogs["64"].protocols[0])[:888]
+    assert tree.values("NameSpace_Catalog5")["serial_access_num"] == 7
+    assert tree.values("Protocol_Catalog9")["serial_access_num"] == f.serial
+    assert parse_reg(render_reg(f, packed_size=888), "888.reg")[0] == carried(f)
+    with pytest.raises(ValueError):
+        render_reg(f, packed_size=900)

@@ -12,9 +12,11 @@ catalog is re-read) and an empty ``<catalog>.history`` directory.
 
 Most cases run the CLI in-process (``cli`` fixture).  Cases that need a real process use one:
 ``os.fork`` of this interpreter for a privilege drop to uid/gid 65534 (the venv's interpreter
-lives under /root, which that user cannot execute), a subprocess of the console script for
-``RLIMIT_FSIZE`` (SIGXFSZ ignored, so writes fail with EFBIG) and for the 50 MB inputs (peak RSS
-measured with ``wait4``), and a 64 KiB tmpfs for a full disk (skipped when mount is refused).
+may live under /root, which that user cannot execute; the child re-imports sporder_py from a copy
+that user can read, shipped catalogs included, as the checkout may be out of its reach), a
+subprocess of the console script for ``RLIMIT_FSIZE`` (SIGXFSZ ignored, so writes fail with
+EFBIG) and for the 50 MB inputs (peak RSS measured with ``wait4``), and a 64 KiB tmpfs for a full
+disk (skipped when mount is refused).
 
 Bugs found are ``xfail(strict=True)`` tests whose reason starts with "BUG:".
 """
@@ -45,10 +47,10 @@ from pathlib import Path
 
 import pytest
 
-import sporder_py.cli_edit  # noqa: F401 - loaded before forking
-import sporder_py.cli_more  # noqa: F401
 from conftest import CATALOGS, TESTDATA, Run, load_shipped, sporder_cmd
-from sporder_py.cli import main
+from sporder_py.cli.app import all_commands, main
+
+all_commands()   # every command module loaded before forking: children import nothing
 
 if sys.platform == "win32":  # pragma: no cover - POSIX modes, symlinks, fork, rlimits, mounts
     pytest.skip("the hostile corpus exercises POSIX file systems and processes",
@@ -63,11 +65,12 @@ EMPTY_SHA = hashlib.sha256(b"").hexdigest()
 TCPIP_NSP = "{22059D40-7E9E-11CF-AE5A-00AA00A7112B}"
 MB = 1024 * 1024
 
-for _module in ("sporder_py.diff", "sporder_py.integrity", "sporder_py.ops.batch",
-                "sporder_py.formats.detect", "sporder_py.formats.netsh",
-                "sporder_py.formats.regfile", "sporder_py.formats.jsondoc",
-                "sporder_py.formats.firefox", "sporder_py.formats.hive", "tomli_w",
-                "encodings.utf_16", "encodings.utf_16_le", "encodings.cp1252"):
+PRELOADED = ("sporder_py.diff", "sporder_py.integrity", "sporder_py.ops.batch",
+             "sporder_py.formats.detect", "sporder_py.formats.netsh",
+             "sporder_py.formats.regfile", "sporder_py.formats.jsondoc",
+             "sporder_py.formats.firefox", "sporder_py.formats.hive", "tomli_w",
+             "encodings.utf_16", "encodings.utf_16_le", "encodings.cp1252")
+for _module in PRELOADED:
     importlib.import_module(_module)     # loaded before forking, as above
 
 
@@ -203,7 +206,8 @@ CATALOG_CASES: list[tuple[str, Callable[[], bytes], str]] = [
     ("negative-chain-id", lambda: b(SHIPPED.replace(BASE_KIND, 'kind = "chain"\nchain = [-1, 1002]',
                                                     1)), "outside the range of a DWORD"),
     ("chain-id-beyond-dword", lambda: b(SHIPPED.replace(
-        BASE_KIND, 'kind = "chain"\nchain = [4294967296, 1002]', 1)), "outside the range of a DWORD"),
+        BASE_KIND, 'kind = "chain"\nchain = [4294967296, 1002]', 1)),
+     "outside the range of a DWORD"),
     ("float-id", lambda: b(sub1(r"^id = 1001$", "id = 1001.0")), "not a float"),
     ("infinite-id", lambda: b(sub1(r"^id = 1001$", "id = inf")), "not a float"),
     ("nan-family", lambda: b(SHIPPED.replace('family = "AF_INET6"', "family = nan", 1)),
@@ -212,7 +216,8 @@ CATALOG_CASES: list[tuple[str, Callable[[], bytes], str]] = [
      "Cannot overwrite a value"),
     ("duplicate-table", lambda: b(SHIPPED + '\n[wsk]\nlowest = "1.0"\nhighest = "1.0"\n'),
      "Cannot declare"),
-    ("duplicate-entry-id", lambda: b(sub1(r"^id = 1002$", "id = 1001")), "already used by entry #1"),
+    ("duplicate-entry-id", lambda: b(sub1(r"^id = 1002$", "id = 1001")),
+     "already used by entry #1"),
     ("guid-35-characters", lambda: b(SHIPPED.replace(FIRST_GUID, FIRST_GUID[:-2] + "}", 1)),
      "is not a GUID"),
     ("guid-37-characters", lambda: b(SHIPPED.replace(FIRST_GUID, FIRST_GUID[:-1] + "0}", 1)),
@@ -236,8 +241,8 @@ CATALOG_CASES: list[tuple[str, Callable[[], bytes], str]] = [
     ("empty-file", lambda: b"", "has no 'format' key"),
     ("kind-is-a-list", lambda: b(SHIPPED.replace(BASE_KIND, 'kind = ["base"]', 1)),
      "is not one of layered, base, chain"),
-    ("chain-holds-a-table", lambda: b(SHIPPED.replace(BASE_KIND,
-                                                      'kind = "chain"\nchain = [{a = 1}, 1002]', 1)),
+    ("chain-holds-a-table", lambda: b(SHIPPED.replace(
+        BASE_KIND, 'kind = "chain"\nchain = [{a = 1}, 1002]', 1)),
      "must be an integer, not a table"),
     ("serial-is-a-datetime", lambda: b(sub1(r"^serial = 1$", "serial = 1979-05-27T07:32:00Z")),
      "not datetime"),
@@ -252,7 +257,8 @@ CATALOG_CASES: list[tuple[str, Callable[[], bytes], str]] = [
 READS = [["list"], ["list", "--json"], ["resolve", "inet", "stream", "tcp"]]
 WRITES = [
     ["move", "1001", "--bottom"],
-    ["install", "--name", "Hostile", "--path", "hostile.dll", "--family", "inet", "--type", "stream"],
+    ["install", "--name", "Hostile", "--path", "hostile.dll", "--family", "inet",
+     "--type", "stream"],
     ["install-lsp", "--name", "Hostile", "--path", "hostile.dll", "--over", "1004"],
     ["uninstall", "1004", "--cascade"],
     ["import", str(OTHER_CATALOG)],
@@ -406,7 +412,8 @@ LOOP_COMMANDS: list[tuple[list[str], tuple[int, ...]]] = [
     (["list"], (0,)), (["show", "1015"], (0,)), (["resolve", "inet", "stream", "tcp"], (0,)),
     (["resolve", "inet", "stream", "tcp", "--explain"], (0,)), (["doctor"], (0, 1)),
     (["doctor", "--fix", "--dry-run"], (0,)), (["export", "--format", "netsh"], (0, 1)),
-    (["uninstall", "1015", "--dry-run"], (0,)), (["uninstall", "1004", "--cascade", "--dry-run"], (0,)),
+    (["uninstall", "1015", "--dry-run"], (0,)),
+    (["uninstall", "1004", "--cascade", "--dry-run"], (0,)),
     (["move", "1015", "--bottom", "--dry-run"], (0,)),
     (["--bitness", "64", "install-lsp", "--name", "X", "--path", "x.dll", "--over", "1015",
       "--dry-run"], (0, 1)),
@@ -495,11 +502,13 @@ def real_hive(tmp_path_factory) -> bytes:
 # (id, bytes maker, --format for import or None, read it through --catalog too, needle)
 IMPORT_CASES: list[tuple[str, Callable[[], bytes], str | None, bool, str]] = [
     ("netsh-truncated-mid-block", lambda: b(_netsh())[:len(b(_netsh())) // 2], None, True, "line"),
-    ("netsh-block-missing-fields", _netsh_cut_after_flags, None, True, "lacks Protocol Chain Length"),
+    ("netsh-block-missing-fields", _netsh_cut_after_flags, None, True,
+     "lacks Protocol Chain Length"),
     ("netsh-nul-byte", lambda: (HOSTILE / "netsh-nul-byte.txt").read_bytes(), None, True, "NUL"),
     ("netsh-invalid-utf8", lambda: b(_netsh()).replace(b"Version", b"Ver\xffsion", 1), None, True,
      "not UTF-8"),
-    ("netsh-guid-too-short", lambda: b(_netsh().replace("8CA3-00805F48A192}", "8CA3-00805F48A1}", 1)),
+    ("netsh-guid-too-short",
+     lambda: b(_netsh().replace("8CA3-00805F48A192}", "8CA3-00805F48A1}", 1)),
      None, True, "is not a GUID"),
     ("netsh-negative-id", lambda: b(re.sub(r"(Catalog Entry ID:\s+)(\d+)", r"\1-\2", _netsh(),
                                            count=1)), None, True, "outside 0..4294967295"),
@@ -533,11 +542,12 @@ IMPORT_CASES: list[tuple[str, Callable[[], bytes], str | None, bool, str]] = [
     ("firefox-nul-byte", lambda: b(_firefox()).replace(b" : ", b" :\x00 ", 1), None, True, "NUL"),
     ("firefox-bad-hex", lambda: b(_firefox().replace("0x", "0y", 1)), None, True,
      "is not a 0x hex DWORD"),
-    ("firefox-version-14-digits", lambda: b(_firefox().replace(" : 2 : ", " : 99999999999999 : ", 1)),
+    ("firefox-version-14-digits",
+     lambda: b(_firefox().replace(" : 2 : ", " : 99999999999999 : ", 1)),
      None, True, "is not a decimal C int"),
     ("json-truncated", lambda: _list_json()[:len(_list_json()) // 2], None, True, "not valid JSON"),
-    ("json-id-is-a-string", lambda: (HOSTILE / "json-entry-id-string.json").read_bytes(), None, True,
-     "must be an integer, not a string"),
+    ("json-id-is-a-string", lambda: (HOSTILE / "json-entry-id-string.json").read_bytes(), None,
+     True, "must be an integer, not a string"),
     ("json-family-is-a-list", lambda: _list_json(_first_entry(family=[2, 23])), None, True,
      "must be an integer, not a list"),
     ("json-chain-is-a-string", lambda: _list_json(_first_entry(kind="chain", chain="abc")), None,
@@ -549,7 +559,8 @@ IMPORT_CASES: list[tuple[str, Callable[[], bytes], str | None, bool, str]] = [
     ("json-id-boolean", lambda: _list_json(_first_entry(id=True)), None, True, "not a boolean"),
     ("json-version-nan", lambda: _list_json().replace(b'"version": 2', b'"version": NaN', 1), None,
      True, "not a float"),
-    ("json-catalog-is-a-list", lambda: _list_json(lambda d: d["data"].__setitem__("catalog", ["64"])),
+    ("json-catalog-is-a-list",
+     lambda: _list_json(lambda d: d["data"].__setitem__("catalog", ["64"])),
      None, True, 'data.catalog must be "64" or "32"'),
     ("json-nested-100000", lambda: b('{"a":' * 100000 + "1" + "}" * 100000), None, True,
      "nested too deeply"),
@@ -738,8 +749,8 @@ ARGUMENT_CASES: list[tuple[str, list[str], int, str, bool]] = [
     ("install-name-10k", ["install", "--name", N10K, "--path", "h.dll", "--family", "inet",
                           "--type", "stream"], 1, "10000 characters", True),
     ("install-family-11-digits", ["install", "--name", "N", "--path", "h.dll", "--family",
-                                  "99999999999", "--type", "stream"], 2, "outside the range of a C int",
-     True),
+                                  "99999999999", "--type", "stream"], 2,
+     "outside the range of a C int", True),
     ("install-protocol-negative-huge", ["install", "--name", "N", "--path", "h.dll", "--family",
                                         "inet", "--type", "stream", "--protocol", "-99999999999"],
      2, "outside the range of a C int", True),
@@ -960,8 +971,8 @@ def test_apply_with_non_string_flag_item(cli, catalog_path, name):
 
 def test_apply_with_entries_that_are_not_tables(cli, catalog_path):
     before = snapshot(catalog_path.parent)
-    assert_refused(cli("--catalog", catalog_path, "apply", HOSTILE / "apply-entries-not-tables.toml"),
-                   2, "entries")
+    assert_refused(cli("--catalog", catalog_path, "apply",
+                       HOSTILE / "apply-entries-not-tables.toml"), 2, "entries")
     assert_untouched(before, snapshot(catalog_path.parent), catalog_path.name)
 
 
@@ -1115,7 +1126,8 @@ def test_refused_write_through_symlink_leaves_link_and_target(cli, linked):
     assert_refused(cli("--catalog", link, "move", "99999999999", "--top"), 1, "99999999999")
     assert_refused(cli("--catalog", link, "apply", HOSTILE / "apply-unknown-key.toml"), 2, "force")
     assert_refused(cli("--catalog", link, "init"), 1, "already exists")
-    # The lock of a catalog reached through a link sits beside the real file (one catalog, one lock).
+    # The lock of a catalog reached through a link sits beside the real file (one catalog, one
+    # lock).
     assert_untouched(before, snapshot(link.parent.parent), "real/catalog.toml")
 
 
@@ -1183,9 +1195,45 @@ def world_dir() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def run_forked(argv: list[object], *, drop: bool = False, fsize: int | None = None,
+def package_for_nobody(world: Path) -> Path:
+    """A copy of the sporder_py package, shipped catalogs included (where the wheel puts them:
+    ``sporder_py/catalogs``), in ``world/lib``, readable by uid 65534.
+
+    The package this test imported may live under a directory only its owner can enter (a clone
+    under a mode-0700 home, a venv under /root); the unprivileged child could then neither
+    import the command modules it loads lazily nor read the shipped catalogs that ``init`` and
+    ``reset`` start from, and would fail for that reason instead of the one under test."""
+    import sporder_py
+    lib = world / "lib"
+    if not lib.exists():
+        package = lib / "sporder_py"
+        shutil.copytree(Path(sporder_py.__file__).resolve().parent, package)
+        if not (package / "catalogs").is_dir():     # source checkout: catalogs/ at the root
+            shutil.copytree(CATALOGS, package / "catalogs")
+        os.chmod(lib, 0o755)
+        for dirpath, dirnames, filenames in os.walk(lib):
+            for d in dirnames:
+                os.chmod(Path(dirpath, d), 0o755)
+            for f in filenames:
+                os.chmod(Path(dirpath, f), 0o644)
+    return lib
+
+
+def for_nobody(args: list[object], lib: Path | None) -> list[object]:
+    """``args`` with the shipped catalog files they name replaced by their copies in ``lib``."""
+    if lib is None:
+        return args
+    copies = {str(CATALOGS / p.name): str(lib / "sporder_py" / "catalogs" / p.name)
+              for p in CATALOGS.glob("*.toml")}
+    return [copies.get(str(a), a) for a in args]
+
+
+def run_forked(argv: list[object], *, drop: Path | None = None, fsize: int | None = None,
                timeout: float = 60) -> Run:
-    """``sporder ARGV`` in a forked child of this interpreter, optionally as uid/gid 65534."""
+    """``sporder ARGV`` in a forked child of this interpreter; with ``drop`` (a directory from
+    ``package_for_nobody``) the child first re-imports sporder_py from that copy, then runs as
+    uid/gid 65534.  A fork, not a new interpreter: the interpreter and the standard library may
+    be out of that user's reach too (they are loaded before forking)."""
     import resource
     out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
     pid = os.fork()
@@ -1200,11 +1248,22 @@ def run_forked(argv: list[object], *, drop: bool = False, fsize: int | None = No
             if fsize is not None:
                 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
                 resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-            if drop:
+            entry = main
+            if drop is not None:
+                for name in [m for m in sys.modules
+                             if m == "sporder_py" or m.startswith("sporder_py.")]:
+                    del sys.modules[name]
+                sys.path.insert(0, str(drop))
+                app = importlib.import_module("sporder_py.cli.app")
+                assert Path(app.__file__).is_relative_to(drop), app.__file__
+                app.all_commands()
+                for module in PRELOADED:
+                    importlib.import_module(module)
+                entry = app.main
                 os.setgroups([])
                 os.setgid(65534)
                 os.setuid(65534)
-            code = main([str(a) for a in argv])
+            code = entry([str(a) for a in argv])
         except BaseException:  # noqa: BLE001 - reported to the parent as text
             traceback.print_exc()
         finally:
@@ -1229,11 +1288,12 @@ def run_forked(argv: list[object], *, drop: bool = False, fsize: int | None = No
                err.read().decode("utf-8", "replace"))
 
 
-def need_unprivileged(world: Path) -> bool:
-    """True when the child must drop privileges (root ignores file modes); skips when a child
-    cannot become uid/gid 65534 or cannot reach ``world`` as that user."""
+def need_unprivileged(world: Path) -> Path | None:
+    """When the child must drop privileges (root ignores file modes): the package copy it runs
+    (``package_for_nobody``), else None.  Skips when a child cannot become uid/gid 65534 or
+    cannot reach ``world`` as that user."""
     if os.getuid() != 0:
-        return False
+        return None
     pid = os.fork()
     if pid == 0:  # pragma: no cover - child
         code = 1
@@ -1249,7 +1309,7 @@ def need_unprivileged(world: Path) -> bool:
     if os.waitstatus_to_exitcode(status) != 0:
         pytest.skip(f"cannot drop privileges to uid/gid 65534 and reach {world} (root ignores "
                     "file modes, so this case cannot be exercised)")
-    return True
+    return package_for_nobody(world)
 
 
 def _ro_dir(world: Path, *, lock: bool = False, history: bool = False) -> Path:
@@ -1274,7 +1334,7 @@ def test_unwritable_directory_refuses_writes_and_allows_reads(world_dir):
     r = run_forked(["--catalog", catalog, "list", "--json"], drop=drop)
     assert r.code == 0, r.err
     for args in ALL_WRITES:
-        assert_refused(run_forked(["--catalog", catalog, *args], drop=drop), 3,
+        assert_refused(run_forked(["--catalog", catalog, *for_nobody(args, drop)], drop=drop), 3,
                        "cannot create lock file", "Permission denied")
     assert snapshot(d) == before
 
@@ -1284,8 +1344,8 @@ def test_read_only_lock_directory_with_existing_lock(world_dir):
     d = _ro_dir(world_dir, lock=True)
     before = snapshot(d)
     for args in CHANGING_WRITES:
-        assert_refused(run_forked(["--catalog", d / "catalog.toml", *args], drop=drop), 3,
-                       "Permission denied")
+        assert_refused(run_forked(["--catalog", d / "catalog.toml", *for_nobody(args, drop)],
+                                  drop=drop), 3, "Permission denied")
     assert snapshot(d) == before
 
 

@@ -12,8 +12,7 @@ import pytest
 from sporder_py import winsock as ws
 from sporder_py.errors import UsageError
 from sporder_py.formats import catalog_toml
-from sporder_py.integrity import (CODES, REPAIRABLE, Finding, check, fix,
-                                  windows_path_under_root)
+from sporder_py.integrity import CODES, REPAIRABLE, Finding, check, fix, windows_path_under_root
 from sporder_py.model import Catalog, CatalogFile, NamespaceEntry, ProtocolEntry
 from sporder_py.resolver import resolve
 
@@ -32,7 +31,7 @@ WIN11 = _load()
 
 
 def _guid(n: int) -> str:
-    return "{%08X-0000-4000-8000-00000000ABCD}" % n
+    return f"{{{n:08X}-0000-4000-8000-00000000ABCD}}"
 
 
 def hidden(entry_id: int, *, over: int = TCP, ifs: bool = False, flags_hidden: bool = True,

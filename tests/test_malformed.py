@@ -26,7 +26,8 @@ def test_corpus_has_at_least_25_files():
 
 
 @pytest.mark.parametrize("path", CORPUS, ids=[p.name for p in CORPUS])
-@pytest.mark.parametrize("args", [["list"], ["list", "--json"], ["resolve", "inet", "stream", "tcp"],
+@pytest.mark.parametrize("args", [["list"], ["list", "--json"],
+                                  ["resolve", "inet", "stream", "tcp"],
                                   ["move", "1001", "--top"], ["log"]])
 def test_malformed_catalog_exits_3_with_one_sentence(cli, path, args, tmp_path):
     target = tmp_path / path.name

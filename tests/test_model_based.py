@@ -1,8 +1,9 @@
 """Model-based testing of the library through the store (issue 7, reliability part 3).
 
 A hypothesis ``RuleBasedStateMachine`` drives random sequences of every catalog mutation the way
-the CLI does -- ``store.mutate`` on a real temporary catalog file, each operation a spec dict run
-through ``ops.batch.run_one`` (``run_batch`` for apply), undo as ``cli.undo_cmd`` does it, and
+the CLI does -- ``transaction.mutate`` on a real temporary catalog file, each operation a spec
+dict run through ``ops.batch.run_one`` (``run_batch`` for apply), undo as ``cli.undo_cmd`` does
+it, and
 ``doctor --fix`` through ``integrity.fix`` -- and checks, after every step, against a small
 reference model kept by the test:
 
@@ -27,25 +28,38 @@ import os
 import shutil
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, precondition,
-                                 rule, run_state_machine_as_test)
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
-from sporder_py import integrity, store
+from sporder_py import integrity
 from sporder_py import winsock as ws
 from sporder_py.diff import diff_files
-from sporder_py.errors import (CatalogFileError, OperationRefused, SporderError, UsageError,
-                               WinsockError)
+from sporder_py.errors import (
+    CatalogFileError,
+    OperationRefused,
+    SporderError,
+    UsageError,
+    WinsockError,
+)
 from sporder_py.formats import catalog_toml
 from sporder_py.model import Catalog, CatalogFile, Change, ProtocolEntry
 from sporder_py.ops import batch
 from sporder_py.resolver import resolve
+from sporder_py.store import history, location, shipped, transaction
 
 SHIPPED = ["windows-11", "windows-10", "windows-7", "windows-11-clean"]
 REFUSALS = (WinsockError, UsageError, OperationRefused)
@@ -179,12 +193,12 @@ class Guids:
 
     def __call__(self) -> str:
         self.n += 1
-        return "{5EED0000-0000-4000-8000-%012X}" % self.n
+        return f"{{5EED0000-0000-4000-8000-{self.n:012X}}}"
 
 
 def ctx_at(start: int) -> tuple[batch.Ctx, Guids]:
     g = Guids(start)
-    return batch.Ctx(guid=g, load_default=store.load_shipped), g
+    return batch.Ctx(guid=g, load_default=shipped.load_shipped), g
 
 
 def selected(f: CatalogFile, spec: dict[str, Any], many: bool) -> list[str]:
@@ -522,7 +536,7 @@ def expect(spec: dict[str, Any], before: CatalogFile, after: CatalogFile,
         for b in sel:
             old, new = before.catalog(b), after.catalog(b)
             assert new.ids == old.ids, "chain-insert keeps ids and order"
-            for o, n in zip(old.protocols, new.protocols):
+            for o, n in zip(old.protocols, new.protocols, strict=True):
                 if o == n:
                     continue
                 touched += 1
@@ -629,7 +643,8 @@ def expect(spec: dict[str, Any], before: CatalogFile, after: CatalogFile,
             e = old.get(spec["id"])
             hid = e.id if e.kind == "layered" else e.chain[0]    # type: ignore[union-attr]
             assert new.get(hid).lsp_categories == value        # type: ignore[union-attr]
-            assert all(n == o or n.id == hid for n, o in zip(new.protocols, old.protocols))
+            assert all(n == o or n.id == hid
+                       for n, o in zip(new.protocols, old.protocols, strict=True))
             assert new.ids == old.ids
     elif command in ("app-category-set", "app-category-remove"):
         _same_but(before, after, [])
@@ -642,7 +657,7 @@ def expect(spec: dict[str, Any], before: CatalogFile, after: CatalogFile,
         else:
             assert key in old and new == {k: v for k, v in old.items() if k != key}
     elif command == "reset":
-        default = store.load_shipped(spec.get("to", "windows-11"))
+        default = shipped.load_shipped(spec.get("to", "windows-11"))
         assert nid1 == default.next_entry_id
         for b in before.bitnesses:
             assert after.catalog(b).protocols == default.catalog(b).protocols
@@ -678,7 +693,7 @@ class CatalogMachine(RuleBasedStateMachine):
         shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) \
             else None
         self.dir = Path(tempfile.mkdtemp(prefix="sporder-model-", dir=shm))
-        self.loc = store.Location(self.dir / "catalog.toml", "option")
+        self.loc = location.Location(self.dir / "catalog.toml", "option")
         self.started = False
         self.cache: tuple[bytes, Any] = (b"", None)
         self.guid_n = 0
@@ -720,21 +735,21 @@ class CatalogMachine(RuleBasedStateMachine):
             serial = self.utarget[serial]
         return serial if serial in self.kept else None
 
-    def mutate(self, label: str, make_op: Callable[[int], tuple[store.Operation, Guids]],
+    def mutate(self, label: str, make_op: Callable[[int], tuple[transaction.Operation, Guids]],
                data: st.DataObject, *, undo_target: Callable[[CatalogFile], int] | None = None,
                expected_target: int | None = None,
-               ) -> tuple[CatalogFile, CatalogFile, store.Outcome] | SporderError:
+               ) -> tuple[CatalogFile, CatalogFile, transaction.Outcome] | SporderError:
         """One write through the store, with the model's serial/history/dry-run/refusal checks.
         Returns (before, after, outcome) or the refusal."""
         before = self.read()
         assert before.serial == self.serial
         snap = self.fs()
         start = self.guid_n
-        dry: store.Outcome | SporderError | None = None
+        dry: transaction.Outcome | SporderError | None = None
         if data.draw(st.integers(0, 3)) == 0:        # a quarter of the writes: dry run first
             op, _ = make_op(start)
             try:
-                dry = store.mutate(self.loc, op, command=f"model {label}",
+                dry = transaction.mutate(self.loc, op, command=f"model {label}",
                                    summary=lambda c: f"{label}: {len(c)}", dry_run=True,
                                    undo_target=undo_target)
             except REFUSALS + (CatalogFileError,) as exc:
@@ -744,7 +759,7 @@ class CatalogMachine(RuleBasedStateMachine):
             assert self.fs() == snap, f"dry run of {label} touched the files"
         op, g = make_op(start)
         try:
-            out = store.mutate(self.loc, op, command=f"model {label}",
+            out = transaction.mutate(self.loc, op, command=f"model {label}",
                                summary=lambda c: f"{label}: {len(c)}", lock_timeout=10,
                                undo_target=undo_target)
         except REFUSALS + (CatalogFileError,) as exc:
@@ -786,9 +801,9 @@ class CatalogMachine(RuleBasedStateMachine):
         kept_state = Path(self.loc.history_dir) / f"{self.serial}.toml"
         assert kept_state.read_bytes() == snap[0], "undo keeps the exact previous bytes"
         self.kept.add(self.serial)
-        self.kept = set(sorted(self.kept)[-store.KEEP_STATES:])
+        self.kept = set(sorted(self.kept)[-history.KEEP_STATES:])
         self.serial += 1
-        self.hist_len = min(self.hist_len + 1, store.KEEP_RECORDS)
+        self.hist_len = min(self.hist_len + 1, history.KEEP_RECORDS)
         self.utarget[self.serial] = want_target
         self.snap[self.serial] = after
         self.raw[self.serial] = Path(self.loc.path).read_bytes()
@@ -796,8 +811,8 @@ class CatalogMachine(RuleBasedStateMachine):
         return before, after, out
 
     def spec_op(self, specs: list[dict[str, Any]], single: bool,
-                ) -> Callable[[int], tuple[store.Operation, Guids]]:
-        def make(start: int) -> tuple[store.Operation, Guids]:
+                ) -> Callable[[int], tuple[transaction.Operation, Guids]]:
+        def make(start: int) -> tuple[transaction.Operation, Guids]:
             ctx, g = ctx_at(start)
             if single:
                 return (lambda f: batch.run_one(f, specs[0], where=specs[0]["command"],
@@ -820,7 +835,7 @@ class CatalogMachine(RuleBasedStateMachine):
     @initialize(name=st.sampled_from(SHIPPED), lsps=st.sampled_from([0, 1, 2, 2, 3, 3]),
                 data=st.data())
     def start(self, name: str, lsps: int, data: st.DataObject) -> None:
-        shutil.copy(store.shipped_path(name), self.loc.path)
+        shutil.copy(shipped.shipped_path(name), self.loc.path)
         f = self.read()
         self.serial, self.hist_len = f.serial, len(f.history)
         self.snap[self.serial] = f
@@ -927,6 +942,13 @@ class CatalogMachine(RuleBasedStateMachine):
         self.run_spec("categories-set", gen_categories(data, self.read()), data)
 
     @rule(data=st.data())
+    def lsp_then_categories_set(self, data: st.DataObject) -> None:
+        """An LSP installed, then its categories set: categories-set on a real LSP is exercised
+        whatever the other rules happened to leave in the catalog."""
+        self.run_spec("install-lsp", gen_install_lsp(data, self.read()), data)
+        self.run_spec("categories-set", gen_categories(data, self.read()), data)
+
+    @rule(data=st.data())
     def app_category(self, data: st.DataObject) -> None:
         spec = gen_app_category(data, self.read())
         self.run_spec(spec["command"], spec, data)
@@ -943,8 +965,8 @@ class CatalogMachine(RuleBasedStateMachine):
         loc = self.loc
 
         def op(before: CatalogFile) -> tuple[CatalogFile, list[Change]]:   # as cli.undo_cmd
-            target = store.undo_plan(before, steps)
-            after = store.restore(before, store.load_state(loc, target))
+            target = history.undo_plan(before, steps)
+            after = history.restore(before, history.load_state(loc, target))
             targets["serial"] = target
             return after, diff_files(before, after) or [
                 Change("update", "", None, "undo", detail=f"state of serial {target} is "
@@ -1043,7 +1065,7 @@ class CatalogMachine(RuleBasedStateMachine):
 
 def test_reference_resolver_on_the_documented_vectors() -> None:
     """The re-implementation itself reproduces §3 vectors quoted in §2.2 on windows-11."""
-    cat = store.load_shipped("windows-11").catalog("64")
+    cat = shipped.load_shipped("windows-11").catalog("64")
     assert reference_resolve(cat.protocols, 0xDEAD, 0xDEAD, 6) == (None, R_SOCKTNOSUPPORT)
     assert reference_resolve(cat.protocols, 0xDEAD, 1, 6) == (None, R_AFNOSUPPORT)
     assert reference_resolve(cat.protocols, 0, 1, 0) == (None, R_WSAEINVAL)
@@ -1058,12 +1080,12 @@ def test_no_repair_uninstall_in_one_catalog_is_not_a_catalog_file_error(tmp_path
     (winsock-semantics §4.3, M8); the two catalogs are independent lists (DESIGN §1).  sporder
     must either record that state (doctor --fix then repairs it) or refuse the operation (exit
     1); it must not blame the untouched, valid catalog file (exit 3)."""
-    loc = store.Location(tmp_path / "catalog.toml", "option")
-    shutil.copy(store.shipped_path("windows-11"), loc.path)
+    loc = location.Location(tmp_path / "catalog.toml", "option")
+    shutil.copy(shipped.shipped_path("windows-11"), loc.path)
     ctx, _ = ctx_at(0)
 
-    def run(spec: dict[str, Any]) -> store.Outcome:
-        return store.mutate(loc, lambda f: batch.run_one(f, spec, ctx=ctx), command="t",
+    def run(spec: dict[str, Any]) -> transaction.Outcome:
+        return transaction.mutate(loc, lambda f: batch.run_one(f, spec, ctx=ctx), command="t",
                             summary=lambda c: "t")
     run({"command": "install-lsp", "name": "L", "path": "l.dll", "over": [1003]})
     before = Path(loc.path).read_bytes()

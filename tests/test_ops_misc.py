@@ -304,8 +304,9 @@ def test_documented_load_example_foo_and_bar() -> None:
 
     names = ["LSP4", "LSP3", "LSP2", "LSP1", "MSAFD Tcpip [TCP/IP]"]
     cats = [SYSTEM | FIREWALL | CRYPTO | INSPECTOR, FIREWALL, 0, SYSTEM, 0]
-    assert loaded(FOO) == list(zip(names, cats, [False, False, False, True, True]))
-    assert loaded(BAR.lower()) == list(zip(names, cats, [False, True, False, False, True]))
+    assert loaded(FOO) == list(zip(names, cats, [False, False, False, True, True], strict=True))
+    assert loaded(BAR.lower()) == list(
+        zip(names, cats, [False, True, False, False, True], strict=True))
     # Not categorized -> every LSP loads.
     assert [ok for *_, ok in loaded(r"C:\Other\Baz.exe")] == [True] * 5
     assert [ok for *_, ok in loaded(FOO, "--flag")] == [True] * 5

@@ -1,4 +1,4 @@
-"""The issue-7 speed-ups of ``ops.protocols`` change no result (tests for the perf work).
+"""The issue-7 speed-ups of the protocol operations change no result (tests for the perf work).
 
 ``lsp_map`` became linear, ``move`` builds one change instead of one per shifted entry,
 ``install_lsp`` orders the new entries without re-scanning the catalog in the usual case, and the
@@ -19,11 +19,25 @@ from typing import Any
 import pytest
 
 from sporder_py import winsock as ws
-from sporder_py.errors import SporderError
+from sporder_py.errors import SporderError, UsageError
+from sporder_py.lspmap import Lsp, layer_entry, lsp_map
 from sporder_py.model import Catalog, CatalogFile, Change, ProtocolEntry
 from sporder_py.names import display_name
-from sporder_py.ops import protocols as P
-from sporder_py.ops.protocols import Lsp
+from sporder_py.ops import Result
+from sporder_py.ops.chain_entry import chain_flags, changed_fields, over_name
+from sporder_py.ops.checks import (
+    check_chain_refs,
+    check_shape,
+    check_text,
+    id_list,
+    provider_guid,
+    refuse,
+    selected,
+)
+from sporder_py.ops.install import install
+from sporder_py.ops.install_lsp import Targets, install_lsp
+from sporder_py.ops.order import move, reorder
+from sporder_py.ops.uninstall import _remove_repairing
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -53,31 +67,31 @@ def ref_lsp_map(catalog: Catalog) -> list[Lsp]:
 
 def ref_move(f: CatalogFile, entry_id: int, *, top: bool = False, bottom: bool = False,
              before: int | None = None, after: int | None = None, position: int | None = None,
-             bitness: str) -> P.Result:
+             bitness: str) -> Result:
     if top + bottom + sum(x is not None for x in (before, after, position)) != 1:
-        raise P.UsageError("Give exactly one of top, bottom, before, after and position.",
-                           code="bad-placement")
-    b = P._selected(f, [bitness])[0]
+        raise UsageError("Give exactly one of top, bottom, before, after and position.",
+                         code="bad-placement")
+    b = selected(f, [bitness])[0]
     cat = f.catalog(b)
     if entry_id not in cat:
-        raise P._refuse(ws.WSAEINVAL, f"Entry {entry_id} is not in the {b}-bit catalog.")
+        raise refuse(ws.WSAEINVAL, f"Entry {entry_id} is not in the {b}-bit catalog.")
     rest = [i for i in cat.ids if i != entry_id]
     if top or bottom:
         at = 0 if top else len(rest)
     elif position is not None:
         if not 1 <= position <= len(cat.ids):
-            raise P._refuse(ws.WSAEINVAL, f"Position {position} is outside 1..{len(cat.ids)} of "
-                            f"the {b}-bit catalog.")
+            raise refuse(ws.WSAEINVAL, f"Position {position} is outside 1..{len(cat.ids)} of "
+                         f"the {b}-bit catalog.")
         at = position - 1
     else:
         anchor = before if before is not None else after
         if anchor == entry_id or anchor not in cat:
             why = "is the entry being moved" if anchor == entry_id else "is not in the catalog"
-            raise P._refuse(ws.WSAEINVAL, f"Entry {anchor} {why}, so entry {entry_id} cannot be "
-                            f"moved {'before' if before is not None else 'after'} it in the "
-                            f"{b}-bit catalog.")
+            raise refuse(ws.WSAEINVAL, f"Entry {anchor} {why}, so entry {entry_id} cannot be "
+                         f"moved {'before' if before is not None else 'after'} it in the "
+                         f"{b}-bit catalog.")
         at = rest.index(anchor) + (after is not None)  # type: ignore[arg-type]
-    new, changes = P.reorder(f, rest[:at] + [entry_id] + rest[at:], b)
+    new, changes = reorder(f, rest[:at] + [entry_id] + rest[at:], b)
     return new, [c for c in changes if c.id == entry_id]
 
 
@@ -103,10 +117,10 @@ def ref_remove_repairing(cat: Catalog, seeds: list[ProtocolEntry],
         deps = [c for c in cat.protocols
                 if c.kind == "chain" and base_ids.intersection(c.chain) and c.id not in gone]
         if deps and not cascade:
-            raise P._refuse(ws.WSANO_RECOVERY, f"Base provider(s) {P._ids(sorted(base_ids))} in "
-                            f"the {cat.bitness}-bit catalog cannot be removed while chain entries "
-                            f"{P._ids(c.id for c in deps)} depend on them (remove those LSPs "
-                            "first, or cascade).")
+            raise refuse(ws.WSANO_RECOVERY, f"Base provider(s) {id_list(sorted(base_ids))} in "
+                         f"the {cat.bitness}-bit catalog cannot be removed while chain entries "
+                         f"{id_list(c.id for c in deps)} depend on them (remove those LSPs "
+                         "first, or cascade).")
         gone.update({e.id: "base provider" for e in bases})
         gone.update({c.id: "chain over a removed base provider" for c in deps})
     strip = set(gone) | set(own)
@@ -130,14 +144,14 @@ def ref_remove_repairing(cat: Catalog, seeds: list[ProtocolEntry],
         chain = tuple(i for i in c.chain if i not in strip)
         if chain == c.chain:
             continue
-        top, base = P._layer(lookup, chain[0]), lookup(chain[-1])
-        name = P._over_name(top.name, base.name) if c.id in own and top and base else c.name
+        top, base = layer_entry(lookup, chain[0]), lookup(chain[-1])
+        name = over_name(top.name, base.name) if c.id in own and top and base else c.name
         new = replace(c, chain=chain, name=name,
-                      service_flags=P._chain_flags(c.service_flags, chain, lookup))
+                      service_flags=chain_flags(c.service_flags, chain, lookup))
         updated[c.id] = new
         changes.append(Change("update", cat.bitness, c.id, display_name(c.name),
-                              P._fields(c, new),
-                              f"removed {P._ids(i for i in c.chain if i in strip)} from its "
+                              changed_fields(c, new),
+                              f"removed {id_list(i for i in c.chain if i in strip)} from its "
                               "chain"))
     changes += [Change("remove", cat.bitness, e.id, display_name(e.name), detail=gone[e.id])
                 for e in cat.protocols if e.id in gone]
@@ -146,16 +160,16 @@ def ref_remove_repairing(cat: Catalog, seeds: list[ProtocolEntry],
 
 
 def ref_install(f: CatalogFile, entries: list[ProtocolEntry], provider_id: str,
-                bitnesses: list[str], *, exist_ok: bool = False) -> P.Result:
-    cats = P._selected(f, bitnesses)
-    guid = P._guid(provider_id)
+                bitnesses: list[str], *, exist_ok: bool = False) -> Result:
+    cats = selected(f, bitnesses)
+    guid = provider_guid(provider_id)
     if not entries:
-        raise P._refuse(ws.WSAEINVAL, f"No protocol entries given to install for provider "
-                        f"{guid}.")
+        raise refuse(ws.WSAEINVAL, f"No protocol entries given to install for provider "
+                     f"{guid}.")
     wanted = [replace(e, provider_id=guid) for e in entries]
     for n, e in enumerate(wanted, 1):
-        P._check_text(f"entry #{n}", e.name, e.path)
-        P._check_shape(n, e)
+        check_text(f"entry #{n}", e.name, e.path)
+        check_shape(n, e)
     present = {b: [e for e in f.catalog(b).protocols if e.provider_id == guid] for b in cats}
     if any(present.values()):
         key = [replace(e, id=0) for e in wanted]
@@ -164,11 +178,11 @@ def ref_install(f: CatalogFile, entries: list[ProtocolEntry], provider_id: str,
         b = next(b for b in cats if present[b])
         extra = ("; with exist_ok its entries must equal the requested ones in every field but "
                  "the id") if exist_ok else ""
-        raise P._refuse(ws.WSANO_RECOVERY, f"Provider {guid} is already installed in the "
-                        f"{b}-bit catalog (ids {P._ids(e.id for e in present[b])}){extra}.")
+        raise refuse(ws.WSANO_RECOVERY, f"Provider {guid} is already installed in the "
+                     f"{b}-bit catalog (ids {id_list(e.id for e in present[b])}){extra}.")
     for b in cats:
         for n, e in enumerate(wanted, 1):
-            P._check_chain_refs(f.catalog(b), n, e)
+            check_chain_refs(f.catalog(b), n, e)
     first = f.next_entry_id
     new = [replace(e, id=first + k) for k, e in enumerate(wanted)]
     out, changes = f, []
@@ -279,7 +293,7 @@ def test_lsp_map_equals_the_quadratic_reference_on_random_catalogs(weird: bool) 
     stacked = 0
     for _ in range(400):
         cat = random_catalog(rng, weird=weird)
-        got = P.lsp_map(cat)
+        got = lsp_map(cat)
         assert got == ref_lsp_map(cat)
         stacked += any(m.dependants for m in got)
     assert stacked > 50          # the generator does make LSPs that others are layered on
@@ -288,7 +302,7 @@ def test_lsp_map_equals_the_quadratic_reference_on_random_catalogs(weird: bool) 
 def test_lsp_map_equals_the_reference_on_a_generated_benchmark_catalog() -> None:
     f, _ = bench_catalog(1200, seed=5)
     cat = f.catalog("64")
-    got = P.lsp_map(cat)
+    got = lsp_map(cat)
     assert got == ref_lsp_map(cat)
     assert any(len(m.dependants) > 1 for m in got)
 
@@ -298,8 +312,8 @@ def test_lsp_map_keeps_dependants_in_hidden_entry_order_with_repeated_ids() -> N
         entry(1001, "base"), entry(1003, "layered"), entry(1002, "layered"),
         entry(1002, "layered", name="twin"), entry(1004, "chain", (1002, 1001)),
         entry(1005, "chain", (1003, 1004, 1001)), entry(1006, "chain", (1002, 1003, 1001))))
-    assert P.lsp_map(cat) == ref_lsp_map(cat)
-    assert [m.dependants for m in P.lsp_map(cat)] == [(1002, 1002), (1003,), (1003,)]
+    assert lsp_map(cat) == ref_lsp_map(cat)
+    assert [m.dependants for m in lsp_map(cat)] == [(1002, 1002), (1003,), (1003,)]
 
 
 # --- uninstall's repair ----------------------------------------------------------------------
@@ -318,7 +332,7 @@ def test_uninstall_repair_equals_the_reference_on_random_catalogs(weird: bool) -
             if not seeds:
                 continue
             cascade = rng.random() < 0.5
-            got = outcome(P._remove_repairing, cat, seeds, cascade)
+            got = outcome(_remove_repairing, cat, seeds, cascade)
             assert got == outcome(ref_remove_repairing, cat, seeds, cascade)
             removed += got[0] == "ok"
     assert removed > 300
@@ -332,7 +346,7 @@ def test_uninstall_equals_the_reference_on_a_generated_benchmark_catalog() -> No
     for i in ids:
         seeds = [e for e in cat.protocols if e.id == i]
         for cascade in (False, True):
-            assert outcome(P._remove_repairing, cat, seeds, cascade) == \
+            assert outcome(_remove_repairing, cat, seeds, cascade) == \
                 outcome(ref_remove_repairing, cat, seeds, cascade)
 
 
@@ -352,7 +366,7 @@ def test_move_equals_the_reference_on_random_catalogs(weird: bool) -> None:
             where = rng.choice([{"top": True}, {"bottom": True},
                                 {"before": rng.choice(ids)}, {"after": rng.choice(ids)},
                                 {"position": rng.randint(0, len(ids) + 1)}])
-            got = outcome(P.move, f, i, bitness="64", **where)
+            got = outcome(move, f, i, bitness="64", **where)
             want = outcome(ref_move, f, i, bitness="64", **where)
             assert got == want
             if got[0] == "ok":
@@ -379,9 +393,9 @@ def test_install_lsp_order_and_positions_equal_the_reference(weird: bool) -> Non
         bases = [e.id for e in cat.protocols if e.kind == "base"]
         over = tuple(rng.sample(bases, rng.randint(1, min(3, len(bases)))))
         guids = iter(f"{{{k:08X}-1111-4000-8000-000000000000}}" for k in range(100))
-        got = outcome(P.install_lsp, f, name="L", path="l.dll",
+        got = outcome(install_lsp, f, name="L", path="l.dll",
                       provider_id="{0E8D1F4C-5B6A-4C3D-9E2F-1A2B3C4D5E6F}",
-                      targets=P.Targets(over=over), ifs=rng.random() < 0.5,
+                      targets=Targets(over=over), ifs=rng.random() < 0.5,
                       bitnesses=["64", "32"], new_guid=lambda g=guids: next(g))
         if got[0] != "ok":
             continue
@@ -419,7 +433,7 @@ def test_a_batch_on_the_default_catalog_is_unchanged_by_the_speedups() -> None:
         before = f
         f, changes, _ = batch.run_one(f, spec, where=f"#{n}", ctx=ctx)
         for b in f.bitnesses:
-            assert P.lsp_map(f.catalog(b)) == ref_lsp_map(f.catalog(b))
+            assert lsp_map(f.catalog(b)) == ref_lsp_map(f.catalog(b))
         if spec["command"] == "move":
             want = ref_move(before, spec["id"], top=spec.get("top", False),
                             bottom=spec.get("bottom", False), bitness=before.native)
@@ -460,12 +474,12 @@ def test_install_equals_the_reference_on_random_catalogs() -> None:
         guid = ("{0E8D1F4C-5B6A-4C3D-9E2F-1A2B3C4D5E6F}" if r < 0.7 else "nonsense" if r < 0.75
                 else rng.choice([e.provider_id for e in cat.protocols]))
         if rng.random() < 0.3:    # what an earlier install of these entries left behind
-            ok = outcome(P.install, f, entries, guid, ["64", "32"])
+            ok = outcome(install, f, entries, guid, ["64", "32"])
             if ok[0] == "ok":
                 f = ok[1][0]
         for bits in (["64", "32"], ["32"]):
             exist_ok = rng.random() < 0.5
-            got = outcome(P.install, f, entries, guid, bits, exist_ok=exist_ok)
+            got = outcome(install, f, entries, guid, bits, exist_ok=exist_ok)
             assert got == outcome(ref_install, f, entries, guid, bits, exist_ok=exist_ok)
             installed += got[0] == "ok" and bool(got[1][1])
             noop += got[0] == "ok" and not got[1][1]

@@ -1,4 +1,5 @@
-"""Tests for the protocol-catalog mutations (sporder_py.ops.protocols).
+"""Tests for the protocol-catalog mutations (sporder_py.ops: install, install_lsp, chain_insert,
+order, uninstall) and the LSP map (sporder_py.lspmap).
 
 Facts: winsock-semantics.md §1.2 (chains, hidden entry), §4.1-§4.5 (install, deinstall, order,
 update), §4.7 (shared ids), §4.10 (mutation vectors M1-M8), §7 (LSP categories);
@@ -23,8 +24,13 @@ from hypothesis import strategies as st
 from sporder_py import winsock as ws
 from sporder_py.errors import UsageError, WinsockError
 from sporder_py.formats import catalog_toml
+from sporder_py.lspmap import lsp_map
 from sporder_py.model import CatalogFile, ProtocolEntry
-from sporder_py.ops import protocols as P
+from sporder_py.ops.chain_insert import chain_insert
+from sporder_py.ops.install import install
+from sporder_py.ops.install_lsp import Targets, install_lsp
+from sporder_py.ops.order import move, reorder
+from sporder_py.ops.uninstall import uninstall
 from sporder_py.resolver import resolve
 
 CATALOGS = Path(__file__).resolve().parent.parent / "catalogs"
@@ -63,10 +69,10 @@ def guids() -> Callable[[], str]:
 def lsp(f: CatalogFile, name: str, guid: str, *, over: tuple[int, ...] = (),
         over_all: bool = False, ifs: bool = False, categories: int = 0,
         bitnesses: list[str] = BOTH) -> tuple[CatalogFile, int]:
-    f, _, hid = P.install_lsp(f, name=name, path=rf"%SystemRoot%\system32\{name}.dll",
-                              provider_id=guid, targets=P.Targets(over=over, over_all=over_all),
-                              ifs=ifs, categories=categories, bitnesses=bitnesses,
-                              new_guid=guids())
+    f, _, hid = install_lsp(f, name=name, path=rf"%SystemRoot%\system32\{name}.dll",
+                            provider_id=guid, targets=Targets(over=over, over_all=over_all),
+                            ifs=ifs, categories=categories, bitnesses=bitnesses,
+                            new_guid=guids())
     return f, hid
 
 
@@ -115,7 +121,7 @@ def _two_entries(f: CatalogFile) -> list[ProtocolEntry]:
 
 def test_M1_install_two_entries_appends_consecutive_ids() -> None:
     f = classic()
-    out, changes = P.install(f, _two_entries(f), G.lower(), ["64"])
+    out, changes = install(f, _two_entries(f), G.lower(), ["64"])
     cat = out.catalog("64")
     assert cat.ids == [1001, 1002, 1003, 1004, 1005, 1006, 1007]
     assert [cat.get(i).provider_id for i in (1006, 1007)] == [G, G]  # type: ignore[union-attr]
@@ -126,27 +132,27 @@ def test_M1_install_two_entries_appends_consecutive_ids() -> None:
 
 def test_M2_install_same_guid_again_is_refused() -> None:
     f = classic()
-    out, _ = P.install(f, _two_entries(f), G, ["64"])
-    refused(ws.WSANO_RECOVERY, (G, "already installed", "1006, 1007"), P.install, out,
+    out, _ = install(f, _two_entries(f), G, ["64"])
+    refused(ws.WSANO_RECOVERY, (G, "already installed", "1006, 1007"), install, out,
             _two_entries(f), G, ["64"])
 
 
 @pytest.mark.parametrize("repair", [True, False])
 def test_M3_deinstall_removes_both_and_ids_are_never_reused(repair: bool) -> None:
     f = classic()
-    out, _ = P.install(f, _two_entries(f), G, ["64"])
-    out, changes = P.uninstall(out, provider_id=G, repair=repair, bitnesses=["64"])
+    out, _ = install(f, _two_entries(f), G, ["64"])
+    out, changes = uninstall(out, provider_id=G, repair=repair, bitnesses=["64"])
     assert out.catalog("64").ids == [1001, 1002, 1003, 1004, 1005]
     assert sorted((c.action, c.id) for c in changes) == [("remove", 1006), ("remove", 1007)]
     assert out.next_entry_id == 1008
-    again, _ = P.install(out, _two_entries(f), G, ["64"])
+    again, _ = install(out, _two_entries(f), G, ["64"])
     assert again.catalog("64").ids[-2:] == [1008, 1009]
 
 
 def test_M4_deinstall_unknown_guid_or_id_is_wsaeinval() -> None:
-    refused(ws.WSAEINVAL, (G, "no provider"), P.uninstall, classic(), provider_id=G,
+    refused(ws.WSAEINVAL, (G, "no provider"), uninstall, classic(), provider_id=G,
             bitnesses=["64"])
-    refused(ws.WSAEINVAL, ("no entry 1999",), P.uninstall, classic(), entry_id=1999,
+    refused(ws.WSAEINVAL, ("no entry 1999",), uninstall, classic(), entry_id=1999,
             bitnesses=["64"])
 
 
@@ -159,13 +165,13 @@ def test_M4_deinstall_unknown_guid_or_id_is_wsaeinval() -> None:
 ])
 def test_M5_write_order_that_is_not_a_permutation_is_wsaeinval(order: list[int],
                                                                 needle: str) -> None:
-    refused(ws.WSAEINVAL, (needle, "64-bit"), P.reorder, classic(), order, "64")
+    refused(ws.WSAEINVAL, (needle, "64-bit"), reorder, classic(), order, "64")
 
 
 def test_M6_reverse_order_keeps_ids_and_changes_resolution() -> None:
     f = classic()
     assert resolve(f.catalog("64"), 2, 0, 0).entry.id == 1001  # type: ignore[union-attr]
-    out, changes = P.reorder(f, [1005, 1004, 1003, 1002, 1001], "64")
+    out, changes = reorder(f, [1005, 1004, 1003, 1002, 1001], "64")
     cat = out.catalog("64")
     assert cat.ids == [1005, 1004, 1003, 1002, 1001]
     assert sorted(cat.protocols, key=lambda e: e.id) == list(f.catalog("64").protocols)
@@ -197,14 +203,14 @@ def test_M7_lsp_over_tcp_chain_first_and_hidden_entry_conventions() -> None:
 
 def test_M8_deinstall_hidden_guid_only_leaves_orphaned_chain() -> None:
     f, hid = lsp(classic(), "Foobar", G, over=(1001,), bitnesses=["64"])
-    out, changes = P.uninstall(f, provider_id=G, repair=False, bitnesses=["64"])
+    out, changes = uninstall(f, provider_id=G, repair=False, bitnesses=["64"])
     cat = out.catalog("64")
     assert [(c.action, c.id) for c in changes] == [("remove", hid)]
     assert cat.ids[0] == 1007 and cat.get(1007).chain == (1006, 1001)  # type: ignore[union-attr]
     assert dangling(out) == [("64", 1007, 1006)]
-    assert [(m.is_orphans, m.ids) for m in P.lsp_map(cat)] == [(True, (1007,))]
+    assert [(m.is_orphans, m.ids) for m in lsp_map(cat)] == [(True, (1007,))]
     # The repairing uninstall of an orphaned chain entry removes it.
-    fixed, changes = P.uninstall(out, entry_id=1007, bitnesses=["64"])
+    fixed, changes = uninstall(out, entry_id=1007, bitnesses=["64"])
     assert fixed.catalog("64").ids == [1001, 1002, 1003, 1004, 1005]
     assert "orphaned" in changes[0].detail
 
@@ -218,7 +224,7 @@ def test_scenario_inspector_crypto_over_all_then_uninstall_inspector() -> None:
     f, ins = lsp(f, "Inspector", G, over=(1004, 1005), categories=INSPECTOR)
     f, cry = lsp(f, "Crypto", G2, over=(1001,), categories=CRYPTO)
     assert (ins, cry) == (1015, 1018)
-    f, changes = P.chain_insert(f, cry, all_over=ins, auto=True, bitnesses=BOTH)
+    f, changes = chain_insert(f, cry, all_over=ins, auto=True, bitnesses=BOTH)
     for b in BOTH:
         assert chain_of(f, 1016, b) == (ins, cry, 1004)
         assert chain_of(f, 1017, b) == (ins, cry, 1005)
@@ -232,7 +238,7 @@ def test_scenario_inspector_crypto_over_all_then_uninstall_inspector() -> None:
                                                 "MSAFD Tcpip [TCP/IP]"]
         res6 = resolve(f.catalog(b), 23, 1, 6)
         assert [e.id for e in res6.layers] == [third, cry, 1001]                # type: ignore
-    f, changes = P.uninstall(f, entry_id=ins, bitnesses=BOTH)
+    f, changes = uninstall(f, entry_id=ins, bitnesses=BOTH)
     assert dangling(f) == []
     for b in BOTH:
         cat = f.catalog(b)
@@ -241,7 +247,7 @@ def test_scenario_inspector_crypto_over_all_then_uninstall_inspector() -> None:
         res = resolve(cat, 2, 1, 6)
         assert [e.id for e in res.layers] == [third, cry, 1004]             # type: ignore
         assert [e.id for e in resolve(cat, 2, 2, 17).layers] == [third, cry, 1005]  # type: ignore
-    f, _ = P.uninstall(f, provider_id=G3, bitnesses=BOTH)
+    f, _ = uninstall(f, provider_id=G3, bitnesses=BOTH)
     assert [e.id for e in resolve(f.catalog("64"), 2, 1, 6).layers] == [cry, 1004]  # type: ignore
 
 
@@ -251,17 +257,17 @@ def test_scenario_inspector_crypto_over_all_then_uninstall_inspector() -> None:
 
 def test_install_exist_ok_identical_is_a_noop_and_differing_is_refused() -> None:
     f = classic()
-    out, _ = P.install(f, _two_entries(f), G, ["64"])
-    same, changes = P.install(out, _two_entries(f), G, ["64"], exist_ok=True)
+    out, _ = install(f, _two_entries(f), G, ["64"])
+    same, changes = install(out, _two_entries(f), G, ["64"], exist_ok=True)
     assert same is out and changes == []
     other = [replace(e, name=e.name + " v2") for e in _two_entries(f)]
-    refused(ws.WSANO_RECOVERY, (G, "exist_ok"), P.install, out, other, G, ["64"], exist_ok=True)
+    refused(ws.WSANO_RECOVERY, (G, "exist_ok"), install, out, other, G, ["64"], exist_ok=True)
 
 
 def test_install_into_both_catalogs_uses_one_counter_and_same_ids() -> None:
     f = load("windows-11")
     entry = replace(f.catalog("64").get(1012), name="Vendor UNIX")  # type: ignore[arg-type]
-    out, changes = P.install(f, [entry], G, BOTH)
+    out, changes = install(f, [entry], G, BOTH)
     assert out.next_entry_id == 1016
     assert [(c.catalog, c.id) for c in changes] == [("64", 1015), ("32", 1015)]
     assert out.catalog("64").get(1015) == out.catalog("32").get(1015)
@@ -271,9 +277,9 @@ def test_install_chain_entry_over_existing_components() -> None:
     f, hid = lsp(classic(), "L", G, over=(1004,), bitnesses=["64"])
     chain = replace(f.catalog("64").get(1005), kind="chain", chain=(hid, 1005),  # type: ignore
                     name="manual")
-    out, _ = P.install(f, [chain], G2, ["64"])
+    out, _ = install(f, [chain], G2, ["64"])
     assert chain_of(out, 1008) == (hid, 1005)
-    assert [m.ids for m in P.lsp_map(out.catalog("64"))] == [(hid, 1007, 1008)]
+    assert [m.ids for m in lsp_map(out.catalog("64"))] == [(hid, 1007, 1008)]
 
 
 @pytest.mark.parametrize("change,code,needle", [
@@ -288,27 +294,27 @@ def test_install_chain_entry_over_existing_components() -> None:
 def test_install_refusals(change: dict[str, Any], code: int, needle: str) -> None:
     f = classic()
     entry = replace(f.catalog("64").get(1001), **change)  # type: ignore[arg-type]
-    refused(code, (needle,), P.install, f, [entry], G, ["64"])
+    refused(code, (needle,), install, f, [entry], G, ["64"])
 
 
 def test_install_refuses_empty_list_and_bad_guids() -> None:
-    refused(ws.WSAEINVAL, ("No protocol entries",), P.install, classic(), [], G, ["64"])
+    refused(ws.WSAEINVAL, ("No protocol entries",), install, classic(), [], G, ["64"])
     entry = classic().catalog("64").protocols[0]
-    refused(ws.WSAEINVAL, ("not a valid provider GUID",), P.install, classic(), [entry],
+    refused(ws.WSAEINVAL, ("not a valid provider GUID",), install, classic(), [entry],
             "{00000000-0000-0000-0000-000000000000}", ["64"])
-    refused(ws.WSAEINVAL, ("'not-a-guid'",), P.install, classic(), [entry], "not-a-guid", ["64"])
+    refused(ws.WSAEINVAL, ("'not-a-guid'",), install, classic(), [entry], "not-a-guid", ["64"])
 
 
 def test_install_name_of_exactly_255_characters_is_accepted() -> None:
     f = classic()
     entry = replace(f.catalog("64").protocols[0], name="n" * 255, path="p" * 259)
-    out, _ = P.install(f, [entry], G, ["64"])
+    out, _ = install(f, [entry], G, ["64"])
     assert out.catalog("64").get(1006).name == "n" * 255  # type: ignore[union-attr]
 
 
 def test_unknown_bitness_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="no 32-bit catalog"):
-        P.install(classic(), _two_entries(classic()), G, ["32"])
+        install(classic(), _two_entries(classic()), G, ["32"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -317,9 +323,9 @@ def test_unknown_bitness_is_a_usage_error() -> None:
 
 def test_install_lsp_over_a_chain_gives_L_A_B_and_shared_ids_and_guids() -> None:
     f, a = lsp(load("windows-11"), "A", G, over=(1004,))
-    f, changes, b_id = P.install_lsp(f, name="B", path="b.dll", provider_id=G2,
-                                     targets=P.Targets(over=(1016, 1016)), bitnesses=BOTH,
-                                     new_guid=guids())
+    f, changes, b_id = install_lsp(f, name="B", path="b.dll", provider_id=G2,
+                                   targets=Targets(over=(1016, 1016)), bitnesses=BOTH,
+                                   new_guid=guids())
     for bit in BOTH:
         assert chain_of(f, b_id + 1, bit) == (b_id, a, 1004)
         assert f.catalog(bit).ids[:2] == [b_id + 1, 1016]
@@ -346,9 +352,9 @@ def test_install_lsp_ifs_flags_and_the_ifs_rule() -> None:
 
 def test_install_lsp_over_base_only_ignores_existing_lsps() -> None:
     f, a = lsp(load("windows-11"), "A", G, over=(1004,))
-    out, _, hid = P.install_lsp(f, name="B", path="b.dll", provider_id=G2,
-                                targets=P.Targets(over_base_only=True), bitnesses=["64"],
-                                new_guid=guids())
+    out, _, hid = install_lsp(f, name="B", path="b.dll", provider_id=G2,
+                              targets=Targets(over_base_only=True), bitnesses=["64"],
+                              new_guid=guids())
     bases = [e.chain[-1] for e in out.catalog("64").protocols if hid in e.chain]
     # RSVP entries 1008-1011 repeat the TCP/UDP triples: the first base with a triple wins.
     assert bases == [1001, 1002, 1003, 1004, 1005, 1006, 1007, 1012, 1013, 1014]
@@ -365,54 +371,54 @@ def test_install_lsp_over_all_skips_duplicate_picks_and_uses_the_resolver() -> N
 def test_install_lsp_refuses_a_target_with_a_chain_of_six() -> None:
     f, target = load("windows-11"), 1004
     for k in range(5):
-        f, hid = lsp(f, f"L{k}", "{0D0D0D0D-1111-2222-3333-%012d}" % k, over=(target,))
+        f, hid = lsp(f, f"L{k}", f"{{0D0D0D0D-1111-2222-3333-{k:012d}}}", over=(target,))
         target = hid + 1
     assert len(chain_of(f, target)) == 6
     refused(ws.WSANO_RECOVERY, (f"{target} ", "chain of 6", "MAX_PROTOCOL_CHAIN"),
-            P.install_lsp, f, name="X", path="x.dll", provider_id=G, bitnesses=BOTH,
-            targets=P.Targets(over=(target,)))
+            install_lsp, f, name="X", path="x.dll", provider_id=G, bitnesses=BOTH,
+            targets=Targets(over=(target,)))
 
 
 def test_install_lsp_refusals() -> None:
     f, hid = lsp(load("windows-11"), "A", G, over=(1004,))
     kw: dict[str, Any] = dict(name="X", path="x.dll", provider_id=G2, bitnesses=BOTH)
-    refused(ws.WSAEINVAL, (f"{hid} 'A'", "layered"), P.install_lsp, f,
-            targets=P.Targets(over=(hid,)), **kw)
-    refused(ws.WSANO_RECOVERY, (G, "already installed"), P.install_lsp, f,
-            targets=P.Targets(over=(1001,)), **{**kw, "provider_id": G.lower()})
-    refused(ws.WSAEINVAL, ("WSAPROTOCOL_LEN",), P.install_lsp, f,
-            targets=P.Targets(over=(1001,)), **{**kw, "name": "x" * 256})
-    refused(ws.WSAEINVAL, ("MAX_PATH",), P.install_lsp, f,
-            targets=P.Targets(over=(1001,)), **{**kw, "path": "x" * 260})
-    refused(ws.WSAEINVAL, ("1999", "64-bit"), P.install_lsp, f,
-            targets=P.Targets(over=(1999,)), **kw)
+    refused(ws.WSAEINVAL, (f"{hid} 'A'", "layered"), install_lsp, f,
+            targets=Targets(over=(hid,)), **kw)
+    refused(ws.WSANO_RECOVERY, (G, "already installed"), install_lsp, f,
+            targets=Targets(over=(1001,)), **{**kw, "provider_id": G.lower()})
+    refused(ws.WSAEINVAL, ("WSAPROTOCOL_LEN",), install_lsp, f,
+            targets=Targets(over=(1001,)), **{**kw, "name": "x" * 256})
+    refused(ws.WSAEINVAL, ("MAX_PATH",), install_lsp, f,
+            targets=Targets(over=(1001,)), **{**kw, "path": "x" * 260})
+    refused(ws.WSAEINVAL, ("1999", "64-bit"), install_lsp, f,
+            targets=Targets(over=(1999,)), **kw)
     # An entry present in the 64-bit catalog only.
-    only64, _ = P.install(f, [f.catalog("64").get(1012)], G3, ["64"])  # type: ignore[list-item]
+    only64, _ = install(f, [f.catalog("64").get(1012)], G3, ["64"])  # type: ignore[list-item]
     new_id = only64.next_entry_id - 1
     assert new_id in only64.catalog("64") and new_id not in only64.catalog("32")
-    refused(ws.WSAEINVAL, (f"Entry {new_id} is not in the 32-bit catalog",), P.install_lsp,
-            only64, targets=P.Targets(over=(new_id,)), **kw)
+    refused(ws.WSAEINVAL, (f"Entry {new_id} is not in the 32-bit catalog",), install_lsp,
+            only64, targets=Targets(over=(new_id,)), **kw)
 
 
 def test_install_lsp_refuses_over_all_when_the_catalogs_differ() -> None:
-    f, _ = P.move(load("windows-11"), 1009, top=True, bitness="64")   # RSVP TCP first in 64
-    refused(ws.WSAEINVAL, ("different targets", "--bitness"), P.install_lsp, f, name="X",
-            path="x.dll", provider_id=G, targets=P.Targets(over_all=True), bitnesses=BOTH)
-    out, _, hid = P.install_lsp(f, name="X", path="x.dll", provider_id=G, bitnesses=["64"],
-                                targets=P.Targets(over_all=True), new_guid=guids())
+    f, _ = move(load("windows-11"), 1009, top=True, bitness="64")   # RSVP TCP first in 64
+    refused(ws.WSAEINVAL, ("different targets", "--bitness"), install_lsp, f, name="X",
+            path="x.dll", provider_id=G, targets=Targets(over_all=True), bitnesses=BOTH)
+    out, _, hid = install_lsp(f, name="X", path="x.dll", provider_id=G, bitnesses=["64"],
+                              targets=Targets(over_all=True), new_guid=guids())
     assert resolve(out.catalog("64"), 2, 1, 6).layers[-1].id == 1009  # type: ignore[union-attr]
 
 
 def test_install_lsp_refuses_an_orphaned_target() -> None:
     f, hid = lsp(classic(), "L", G, over=(1001,), bitnesses=["64"])
-    orphaned, _ = P.uninstall(f, provider_id=G, repair=False, bitnesses=["64"])
-    refused(ws.WSAEINVAL, ("orphaned", "1007"), P.install_lsp, orphaned, name="X", path="x.dll",
-            provider_id=G2, targets=P.Targets(over=(1007,)), bitnesses=["64"])
+    orphaned, _ = uninstall(f, provider_id=G, repair=False, bitnesses=["64"])
+    refused(ws.WSAEINVAL, ("orphaned", "1007"), install_lsp, orphaned, name="X", path="x.dll",
+            provider_id=G2, targets=Targets(over=(1007,)), bitnesses=["64"])
 
 
 def test_install_lsp_truncates_generated_chain_names() -> None:
-    out, _, hid = P.install_lsp(classic(), name="n" * 250, path="n.dll", provider_id=G,
-                                targets=P.Targets(over=(1001,)), bitnesses=["64"])
+    out, _, hid = install_lsp(classic(), name="n" * 250, path="n.dll", provider_id=G,
+                              targets=Targets(over=(1001,)), bitnesses=["64"])
     name = out.catalog("64").get(hid + 1).name  # type: ignore[union-attr]
     assert len(name) == ws.WSAPROTOCOL_LEN and name.startswith("n" * 250 + " over")
 
@@ -421,7 +427,7 @@ def test_install_lsp_truncates_generated_chain_names() -> None:
                                     {"over_all": True, "over_base_only": True}])
 def test_targets_need_exactly_one_mode(kwargs: dict[str, Any]) -> None:
     with pytest.raises(UsageError):
-        P.Targets(**kwargs)
+        Targets(**kwargs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -446,7 +452,7 @@ def _two_lsps(ifs_a: bool = False, ifs_b: bool = False, cat_b: int = CRYPTO,
 def test_chain_insert_explicit_positions_keep_id_guid_and_order(where: dict[str, int],
                                                                  expected: tuple[int, ...]) -> None:
     f, a, b = _two_lsps()
-    out, changes = P.chain_insert(f, b, chains=(1016,), bitnesses=BOTH, **where)
+    out, changes = chain_insert(f, b, chains=(1016,), bitnesses=BOTH, **where)
     for bit in BOTH:
         assert chain_of(out, 1016, bit) == expected
         assert out.catalog(bit).ids == f.catalog(bit).ids
@@ -457,11 +463,11 @@ def test_chain_insert_explicit_positions_keep_id_guid_and_order(where: dict[str,
 
 def test_chain_insert_auto_ranking_override_and_file_ranking() -> None:
     f, a, b = _two_lsps()
-    out, _ = P.chain_insert(f, b, chains=(1016,), auto=True,
-                            ranking=("LSP_CRYPTO_COMPRESS", "LSP_INSPECTOR"), bitnesses=["64"])
+    out, _ = chain_insert(f, b, chains=(1016,), auto=True,
+                          ranking=("LSP_CRYPTO_COMPRESS", "LSP_INSPECTOR"), bitnesses=["64"])
     assert chain_of(out, 1016) == (b, a, 1004)
     ranked = replace(f, lsp_ranking=("crypto_compress", "inspector"))
-    out, changes = P.chain_insert(ranked, b, chains=(1016,), auto=True, bitnesses=["64"])
+    out, changes = chain_insert(ranked, b, chains=(1016,), auto=True, bitnesses=["64"])
     assert chain_of(out, 1016) == (b, a, 1004)
     assert changes[0].detail.startswith("rank 0 (LSP_CRYPTO_COMPRESS) is above rank 1 "
                                         "(LSP_INSPECTOR) of 1015 'A'")
@@ -469,14 +475,14 @@ def test_chain_insert_auto_ranking_override_and_file_ranking() -> None:
 
 def test_chain_insert_auto_uncategorized_ranks_after_all() -> None:
     f, a, b = _two_lsps(cat_b=0)
-    out, changes = P.chain_insert(f, b, chains=(1016,), auto=True, bitnesses=["64"])
+    out, changes = chain_insert(f, b, chains=(1016,), auto=True, bitnesses=["64"])
     assert chain_of(out, 1016) == (a, b, 1004)
     assert changes[0].detail.startswith("rank 8 (uncategorized) is below rank 1")
 
 
 def test_chain_insert_auto_ifs_rule_clamps_an_ifs_lsp_below_non_ifs() -> None:
     f, a, b = _two_lsps(ifs_a=False, ifs_b=True, cat_b=FIREWALL)     # firewall ranks first
-    out, changes = P.chain_insert(f, b, chains=(1016,), auto=True, bitnesses=["64"])
+    out, changes = chain_insert(f, b, chains=(1016,), auto=True, bitnesses=["64"])
     assert chain_of(out, 1016) == (a, b, 1004)
     assert "IFS rule" in changes[0].detail and changes[0].detail.endswith("position 1")
 
@@ -484,7 +490,7 @@ def test_chain_insert_auto_ifs_rule_clamps_an_ifs_lsp_below_non_ifs() -> None:
 def test_chain_insert_auto_ifs_rule_keeps_a_non_ifs_lsp_above_ifs() -> None:
     f, a, b = _two_lsps(ifs_a=True, ifs_b=False, cat_b=CRYPTO)       # crypto ranks below
     assert f.catalog("64").get(1016).is_ifs                          # type: ignore[union-attr]
-    out, changes = P.chain_insert(f, b, chains=(1016,), auto=True, bitnesses=["64"])
+    out, changes = chain_insert(f, b, chains=(1016,), auto=True, bitnesses=["64"])
     assert chain_of(out, 1016) == (b, a, 1004)
     assert "non-IFS LSP is never below an IFS one" in changes[0].detail
     entry = out.catalog("64").get(1016)
@@ -494,46 +500,46 @@ def test_chain_insert_auto_ifs_rule_keeps_a_non_ifs_lsp_above_ifs() -> None:
 
 def test_chain_insert_all_over_skips_chains_that_already_hold_the_lsp() -> None:
     f, a, b = _two_lsps()
-    out, changes = P.chain_insert(f, b, all_over=1004, bitnesses=["64"])
+    out, changes = chain_insert(f, b, all_over=1004, bitnesses=["64"])
     assert [c.id for c in changes] == [1016]
-    again = P.chain_insert(out, a, all_over=1001, bitnesses=["64"])[0]
+    again = chain_insert(out, a, all_over=1001, bitnesses=["64"])[0]
     assert chain_of(again, 1019) == (a, b, 1001)
-    refused(ws.WSAEINVAL, ("No chain entry", "1004"), P.chain_insert, out, b, all_over=1004,
+    refused(ws.WSAEINVAL, ("No chain entry", "1004"), chain_insert, out, b, all_over=1004,
             bitnesses=["64"])
 
 
 def test_chain_insert_refusals() -> None:
     f, a, b = _two_lsps()
     kw: dict[str, Any] = dict(bitnesses=BOTH)
-    refused(ws.WSAEINVAL, ("1004", "base entry", "layered"), P.chain_insert, f, 1004,
+    refused(ws.WSAEINVAL, ("1004", "base entry", "layered"), chain_insert, f, 1004,
             chains=(1016,), **kw)
-    refused(ws.WSAEINVAL, ("1001", "not a chain entry"), P.chain_insert, f, b, chains=(1001,),
+    refused(ws.WSAEINVAL, ("1001", "not a chain entry"), chain_insert, f, b, chains=(1001,),
             **kw)
-    refused(ws.WSAEINVAL, ("Position 2", "0..1", "1016"), P.chain_insert, f, b,
+    refused(ws.WSAEINVAL, ("Position 2", "0..1", "1016"), chain_insert, f, b,
             chains=(1016,), position=2, **kw)
-    refused(ws.WSAEINVAL, ("Layer 1004", "base provider"), P.chain_insert, f, b,
+    refused(ws.WSAEINVAL, ("Layer 1004", "base provider"), chain_insert, f, b,
             chains=(1016,), below=1004, **kw)
-    refused(ws.WSAEINVAL, ("Layer 1001", "not in"), P.chain_insert, f, b, chains=(1016,),
+    refused(ws.WSAEINVAL, ("Layer 1001", "not in"), chain_insert, f, b, chains=(1016,),
             above=1001, **kw)
-    refused(ws.WSAEINVAL, ("already contains layer 1015", "twice"), P.chain_insert, f, a,
+    refused(ws.WSAEINVAL, ("already contains layer 1015", "twice"), chain_insert, f, a,
             chains=(1016,), **kw)
     with pytest.raises(UsageError):
-        P.chain_insert(f, b, chains=(1016,), position=0, auto=True, **kw)
+        chain_insert(f, b, chains=(1016,), position=0, auto=True, **kw)
     with pytest.raises(UsageError):
-        P.chain_insert(f, b, **kw)
+        chain_insert(f, b, **kw)
 
 
 def test_chain_insert_refuses_a_chain_longer_than_seven() -> None:
     f = load("windows-11")
     hids = []
     for k in range(6):
-        f, hid = lsp(f, f"L{k}", "{0D0D0D0D-1111-2222-3333-%012d}" % k, over=(1001,))
+        f, hid = lsp(f, f"L{k}", f"{{0D0D0D0D-1111-2222-3333-{k:012d}}}", over=(1001,))
         hids.append(hid)
     f, last = lsp(f, "Last", G, over=(1004,))
     for hid in hids[:5]:
-        f, _ = P.chain_insert(f, hid, chains=(last + 1,), bitnesses=BOTH)
+        f, _ = chain_insert(f, hid, chains=(last + 1,), bitnesses=BOTH)
     assert len(chain_of(f, last + 1)) == 7
-    refused(ws.WSANO_RECOVERY, ("7 ids", "MAX_PROTOCOL_CHAIN"), P.chain_insert, f, hids[5],
+    refused(ws.WSANO_RECOVERY, ("7 ids", "MAX_PROTOCOL_CHAIN"), chain_insert, f, hids[5],
             chains=(last + 1,), bitnesses=BOTH)
 
 
@@ -550,7 +556,7 @@ def test_chain_insert_refuses_a_chain_longer_than_seven() -> None:
     ({"position": 1}, [1003, 1001, 1002, 1004, 1005]),
 ])
 def test_move_computes_the_permutation(kwargs: dict[str, Any], order: list[int]) -> None:
-    out, changes = P.move(classic(), 1003, bitness="64", **kwargs)
+    out, changes = move(classic(), 1003, bitness="64", **kwargs)
     assert out.catalog("64").ids == order
     # move reports only the entry it moved; the others' shift shows in the catalog order
     assert [c.id for c in changes] == [1003]
@@ -560,20 +566,20 @@ def test_move_computes_the_permutation(kwargs: dict[str, Any], order: list[int])
 
 def test_noop_move_and_reorder_return_no_changes() -> None:
     f = classic()
-    assert P.move(f, 1003, position=3, bitness="64") == (f, [])
-    assert P.reorder(f, [1001, 1002, 1003, 1004, 1005], "64") == (f, [])
+    assert move(f, 1003, position=3, bitness="64") == (f, [])
+    assert reorder(f, [1001, 1002, 1003, 1004, 1005], "64") == (f, [])
 
 
 def test_move_refusals() -> None:
     f = classic()
-    refused(ws.WSAEINVAL, ("Entry 1999",), P.move, f, 1999, top=True, bitness="64")
-    refused(ws.WSAEINVAL, ("Position 6", "1..5"), P.move, f, 1003, position=6, bitness="64")
-    refused(ws.WSAEINVAL, ("Position 0",), P.move, f, 1003, position=0, bitness="64")
-    refused(ws.WSAEINVAL, ("Entry 1003 is the entry being moved",), P.move, f, 1003,
+    refused(ws.WSAEINVAL, ("Entry 1999",), move, f, 1999, top=True, bitness="64")
+    refused(ws.WSAEINVAL, ("Position 6", "1..5"), move, f, 1003, position=6, bitness="64")
+    refused(ws.WSAEINVAL, ("Position 0",), move, f, 1003, position=0, bitness="64")
+    refused(ws.WSAEINVAL, ("Entry 1003 is the entry being moved",), move, f, 1003,
             before=1003, bitness="64")
-    refused(ws.WSAEINVAL, ("Entry 1999 is not in",), P.move, f, 1003, after=1999, bitness="64")
+    refused(ws.WSAEINVAL, ("Entry 1999 is not in",), move, f, 1003, after=1999, bitness="64")
     with pytest.raises(UsageError):
-        P.move(f, 1003, top=True, bottom=True, bitness="64")
+        move(f, 1003, top=True, bottom=True, bitness="64")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -584,7 +590,7 @@ def test_uninstall_by_chain_id_or_chain_guid_removes_the_whole_lsp() -> None:
     f, a, b = _two_lsps()
     chain_guid = f.catalog("64").get(1017).provider_id   # type: ignore[union-attr]
     for kwargs in ({"entry_id": 1017}, {"provider_id": chain_guid}, {"entry_id": a}):
-        out, changes = P.uninstall(f, bitnesses=BOTH, **kwargs)
+        out, changes = uninstall(f, bitnesses=BOTH, **kwargs)
         for bit in BOTH:
             assert {a, 1016, 1017}.isdisjoint(out.catalog(bit).ids)
             assert out.catalog(bit).ids == [1019] + list(range(1001, 1015)) + [b]
@@ -595,8 +601,8 @@ def test_uninstall_by_chain_id_or_chain_guid_removes_the_whole_lsp() -> None:
 def test_uninstall_strips_ids_from_dependants_and_drops_base_only_chains() -> None:
     f, a, b = _two_lsps()
     f, c = lsp(f, "C", G3, over=(1016, 1019))               # [C, A, 1004], [C, B, 1001]
-    assert [m.dependants for m in P.lsp_map(f.catalog("64"))] == [(c,), (c,), ()]
-    out, changes = P.uninstall(f, entry_id=b, bitnesses=["64"])
+    assert [m.dependants for m in lsp_map(f.catalog("64"))] == [(c,), (c,), ()]
+    out, changes = uninstall(f, entry_id=b, bitnesses=["64"])
     assert chain_of(out, c + 2) == (c, 1001)                 # stripped of B, id kept
     assert out.catalog("64").ids[:2] == f.catalog("64").ids[:2]
     assert ("update", c + 2) in [(ch.action, ch.id) for ch in changes]
@@ -609,56 +615,56 @@ def test_uninstall_instlsp_form_chain_is_read_and_repaired() -> None:
     # instlsp writes [B, <A's chain entry 1016>, 1004] when layering B over A's chain entry.
     entry = replace(f.catalog("64").get(1016), kind="chain", chain=(b, 1016, 1004),  # type: ignore
                     name="B over [A over [MSAFD Tcpip [TCP/IP]]]")
-    f, _ = P.install(f, [entry], G3, ["64"])
+    f, _ = install(f, [entry], G3, ["64"])
     new_id = f.next_entry_id - 1
-    m = {x.id: x for x in P.lsp_map(f.catalog("64"))}
+    m = {x.id: x for x in lsp_map(f.catalog("64"))}
     assert m[a].dependants == (b,) and new_id in m[b].ids
     f2, c = lsp(f, "C", "{0D0D0D0D-1111-2222-3333-777777777777}", over=(1012,),
                 categories=ws.LSP_CATEGORIES["LSP_PROXY"], bitnesses=["64"])
-    out, changes = P.chain_insert(f2, c, chains=(new_id,), auto=True, bitnesses=["64"])
+    out, changes = chain_insert(f2, c, chains=(new_id,), auto=True, bitnesses=["64"])
     assert chain_of(out, new_id) == (b, 1016, c, 1004)
     assert changes[0].detail == ("rank 2 (LSP_PROXY) is below rank 1 (LSP_INSPECTOR) of 1016 "
                                  "'A'; placed at position 2")        # 1016 stands for LSP A
-    out, _ = P.uninstall(f, entry_id=a, bitnesses=["64"])
+    out, _ = uninstall(f, entry_id=a, bitnesses=["64"])
     assert chain_of(out, new_id) == (b, 1004) and dangling(out) == []
 
 
 def test_uninstall_base_with_dependants_is_refused_unless_cascade() -> None:
     f, a, b = _two_lsps()
-    refused(ws.WSANO_RECOVERY, ("1004", "1016", "cascade"), P.uninstall, f, entry_id=1004,
+    refused(ws.WSANO_RECOVERY, ("1004", "1016", "cascade"), uninstall, f, entry_id=1004,
             bitnesses=BOTH)
-    out, changes = P.uninstall(f, entry_id=1004, cascade=True, bitnesses=BOTH)
+    out, changes = uninstall(f, entry_id=1004, cascade=True, bitnesses=BOTH)
     for bit in BOTH:
         cat = out.catalog(bit)
         assert 1004 not in cat and 1016 not in cat and 1017 in cat and a in cat
     assert dangling(out) == []
     # The whole TCP/IPv4 provider GUID: UDP's chain 1017 depends on it too.
-    refused(ws.WSANO_RECOVERY, ("1004, 1005, 1006", "1016, 1017"), P.uninstall, f,
+    refused(ws.WSANO_RECOVERY, ("1004, 1005, 1006", "1016, 1017"), uninstall, f,
             provider_id=f.catalog("64").get(1004).provider_id, bitnesses=BOTH)  # type: ignore
 
 
 def test_uninstall_base_without_dependants_and_per_catalog_handling() -> None:
     f = load("windows-11")
-    out, changes = P.uninstall(f, entry_id=1012, bitnesses=BOTH)
+    out, changes = uninstall(f, entry_id=1012, bitnesses=BOTH)
     assert 1012 not in out.catalog("64") and 1012 not in out.catalog("32")
-    only64, _ = P.install(f, [f.catalog("64").get(1012)], G, ["64"])   # type: ignore[list-item]
-    out, changes = P.uninstall(only64, entry_id=1015, bitnesses=BOTH)
+    only64, _ = install(f, [f.catalog("64").get(1012)], G, ["64"])   # type: ignore[list-item]
+    out, changes = uninstall(only64, entry_id=1015, bitnesses=BOTH)
     assert [(c.catalog, c.id) for c in changes] == [("64", 1015)]
     assert out.catalog("32") == f.catalog("32") and out.next_entry_id == 1016
 
 
 def test_uninstall_raw_by_entry_id_removes_that_guid_and_leaves_orphans() -> None:
     f, a, b = _two_lsps()
-    out, changes = P.uninstall(f, entry_id=1005, repair=False, bitnesses=["64"])
+    out, changes = uninstall(f, entry_id=1005, repair=False, bitnesses=["64"])
     assert sorted(c.id for c in changes) == [1004, 1005, 1006]
     assert sorted(dangling(out)) == [("64", 1016, 1004), ("64", 1017, 1005)]
 
 
 def test_uninstall_usage_errors() -> None:
     with pytest.raises(UsageError):
-        P.uninstall(classic(), bitnesses=["64"])
+        uninstall(classic(), bitnesses=["64"])
     with pytest.raises(UsageError):
-        P.uninstall(classic(), entry_id=1001, provider_id=G, bitnesses=["64"])
+        uninstall(classic(), entry_id=1001, provider_id=G, bitnesses=["64"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -687,7 +693,7 @@ def test_property_operation_sequences_keep_the_catalog_well_formed(data: st.Data
     for step in range(data.draw(st.integers(1, 8))):
         cat = f.catalog("64")
         ids = cat.ids
-        pick = lambda kinds: data.draw(st.sampled_from(  # noqa: E731
+        pick = lambda kinds, cat=cat, ids=ids: data.draw(st.sampled_from(  # noqa: E731
             [e.id for e in cat.protocols if e.kind in kinds] or [ids[0]]))
         op = data.draw(st.sampled_from(["install", "lsp", "lsp_all", "insert", "reorder",
                                         "move", "uninstall"]))
@@ -700,31 +706,31 @@ def test_property_operation_sequences_keep_the_catalog_well_formed(data: st.Data
         try:
             if op == "install":
                 src = cat.get(pick({"base"}))
-                f, _ = P.install(f, [replace(src, name="copy")], gen(), bits)  # type: ignore
+                f, _ = install(f, [replace(src, name="copy")], gen(), bits)  # type: ignore
             elif op in ("lsp", "lsp_all"):
-                targets = P.Targets(over_all=True) if op == "lsp_all" else \
-                    P.Targets(over=tuple(data.draw(st.lists(st.sampled_from(ids), min_size=1,
-                                                            max_size=3))))
-                f, _, _ = P.install_lsp(f, name=f"L{step}", path="l.dll", provider_id=gen(),
-                                        targets=targets, ifs=data.draw(st.booleans()),
-                                        categories=data.draw(st.sampled_from([0, 1, 8, 64])),
-                                        bitnesses=bits, new_guid=gen)
+                targets = Targets(over_all=True) if op == "lsp_all" else \
+                    Targets(over=tuple(data.draw(st.lists(st.sampled_from(ids), min_size=1,
+                                                          max_size=3))))
+                f, _, _ = install_lsp(f, name=f"L{step}", path="l.dll", provider_id=gen(),
+                                      targets=targets, ifs=data.draw(st.booleans()),
+                                      categories=data.draw(st.sampled_from([0, 1, 8, 64])),
+                                      bitnesses=bits, new_guid=gen)
             elif op == "insert":
                 layer, into = data.draw(st.sampled_from(pairs))
                 where = data.draw(st.sampled_from([{}, {"auto": True}, {"position": 1},
                                                    {"above": (into.chain or ids)[-1]}]))
-                f, _ = P.chain_insert(f, layer, chains=(into.id,), bitnesses=bits, **where)
+                f, _ = chain_insert(f, layer, chains=(into.id,), bitnesses=bits, **where)
             elif op == "reorder":
                 perm = data.draw(st.permutations(ids))
-                f, _ = P.reorder(f, perm, "64")
+                f, _ = reorder(f, perm, "64")
                 assert set(f.catalog("64").protocols) == set(cat.protocols)
             elif op == "move":
-                f, _ = P.move(f, pick({"base", "layered", "chain"}), position=data.draw(
+                f, _ = move(f, pick({"base", "layered", "chain"}), position=data.draw(
                     st.integers(1, len(ids))), bitness="64")
                 assert set(f.catalog("64").protocols) == set(cat.protocols)
             else:
-                f, _ = P.uninstall(f, entry_id=pick({"base", "layered", "chain"}),
-                                   cascade=data.draw(st.booleans()), bitnesses=bits)
+                f, _ = uninstall(f, entry_id=pick({"base", "layered", "chain"}),
+                                 cascade=data.draw(st.booleans()), bitnesses=bits)
         except WinsockError:
             assert f == before
         _check(f)

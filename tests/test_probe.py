@@ -18,8 +18,16 @@ from sporder_py.errors import UsageError
 from sporder_py.formats import catalog_toml
 from sporder_py.model import Catalog, ProtocolEntry
 from sporder_py.probe import (
-    FAILED, NEEDS_PRIVILEGE, OK, UNSUPPORTED, WINSOCK_ERROR, ProbeResult, all_triples,
-    datagram_size, host_family, probe_triples,
+    FAILED,
+    NEEDS_PRIVILEGE,
+    OK,
+    UNSUPPORTED,
+    WINSOCK_ERROR,
+    ProbeResult,
+    all_triples,
+    datagram_size,
+    host_family,
+    probe_triples,
 )
 
 CATALOGS = Path(__file__).resolve().parent.parent / "catalogs"

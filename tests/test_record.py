@@ -14,19 +14,21 @@ import pickle
 
 import pytest
 
-from sporder_py import model, resolver, store
+from sporder_py import model, resolver
 from sporder_py._record import Record
+from sporder_py.store import location, reading, transaction
 
 CLASSES = [model.ProtocolEntry, model.NamespaceEntry, model.Catalog, model.WskRange,
            model.AppCategory, model.HistoryRecord, model.CatalogFile, model.Change,
-           resolver.Verdict, resolver.Resolution, store.Location, store.Loaded, store.Outcome]
+           resolver.Verdict, resolver.Resolution, location.Location, reading.Loaded,
+           transaction.Outcome]
 
 
 def _sample_values(cls: type) -> list[object]:
     """A distinct, valid value per field (WskRange checks its values, Location takes text)."""
     if cls is model.WskRange:
         return [0x0100, 0x0203, True]
-    if cls is store.Location:
+    if cls is location.Location:
         return ["/some/catalog.toml", "option"]
     return [f"value-{i}-{f.name}" for i, f in enumerate(dataclasses.fields(cls))]
 
@@ -46,7 +48,7 @@ def test_init_signature_matches_the_declared_fields(cls):
     params = list(inspect.signature(cls.__init__).parameters.values())[1:]
     fields = dataclasses.fields(cls)
     assert [p.name for p in params] == [f.name for f in fields]
-    for p, f in zip(params, fields):
+    for p, f in zip(params, fields, strict=True):
         expected = inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default
         assert p.default == expected, f.name
     assert cls._names == tuple(f.name for f in fields)
@@ -61,7 +63,7 @@ def test_behaves_like_the_generated_frozen_dataclass(cls):
     assert cls._values(obj) == tuple(values)
     assert repr(obj) == repr(ref)
     assert hash(obj) == hash(ref)
-    twin = cls(**dict(zip(cls._names, values)))
+    twin = cls(**dict(zip(cls._names, values, strict=True)))
     assert obj == twin and not obj != twin and hash(obj) == hash(twin)
     assert obj != ref                          # like a dataclass: another class is never equal
     assert (obj == ref) is False

@@ -32,14 +32,16 @@ from pathlib import Path
 
 import pytest
 
-import sporder_py.cli_edit  # noqa: F401 - loaded before forking, so children do not import it
-import sporder_py.cli_more  # noqa: F401
 from conftest import CATALOGS
-from sporder_py import store
-from sporder_py.cli import main
+from sporder_py.cli.app import all_commands, main
 from sporder_py.formats import catalog_toml
 from sporder_py.model import CatalogFile
-from sporder_py.ops import batch, protocols
+from sporder_py.ops import batch
+from sporder_py.ops.install import install
+from sporder_py.ops.install_lsp import Targets, install_lsp
+from sporder_py.store import location, shipped
+
+all_commands()   # every command module loaded before forking: children import nothing
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
 
@@ -160,7 +162,7 @@ STEPS = 25
 
 def _guid(kind: int, worker: int, k: int) -> str:
     # kind 0xB = base provider, 0xC = LSP, 0xD = namespace provider
-    return "{%08X-0000-4000-8000-%012X}" % (0xA0000000 + kind * 0x100 + worker, k)
+    return f"{{{0xA0000000 + kind * 0x100 + worker:08X}-0000-4000-8000-{k:012X}}}"
 
 
 def _victim(worker: int) -> int:
@@ -336,7 +338,7 @@ def test_concurrent_writers_lose_no_update(tmp_path: Path, cli) -> None:
     new = final.history[len(start.history):]
     assert final.history[:len(start.history)] == start.history
     assert len(new) == len(writes)
-    for rec, w in zip(new, writes):
+    for rec, w in zip(new, writes, strict=True):   # equal lengths: asserted just above
         serial = w["data"]["serial"]
         assert (rec.serial_before, rec.serial_after) == (serial - 1, serial)
         assert rec.command == "sporder " + shlex.join(w["argv"])
@@ -364,7 +366,7 @@ def test_concurrent_writers_lose_no_update(tmp_path: Path, cli) -> None:
     # Linearizable: the same operations applied one at a time in serial order, in memory, give
     # the same changes for every write and the same final catalog.
     f = start
-    ctx = batch.Ctx(load_default=store.load_shipped)
+    ctx = batch.Ctx(load_default=shipped.load_shipped)
     for w in writes:
         f, changes, _ = batch.run_one(f, w["spec"], where=w["spec"]["command"], ctx=ctx)
         assert [c.to_json() for c in changes] == w["data"]["changes"], w["argv"]
@@ -389,15 +391,15 @@ KILLS = 200
 
 def _big_catalog(path: Path) -> tuple[CatalogFile, int]:
     """A generated catalog: the 64-bit windows-11 catalog plus BULK base providers and one LSP."""
-    f = store.load_shipped("windows-11")
+    f = shipped.load_shipped("windows-11")
     f = dataclasses.replace(f, catalogs={"64": f.catalog("64")})
     base = f.catalog("64").get(1001)
     for k in range(BULK):
-        f, _ = protocols.install(f, [dataclasses.replace(base, name=f"Bulk provider {k}")],
-                                 "{%08X-0000-4000-8000-000000000000}" % (0xB0000000 + k), ["64"])
-    f, _, hid = protocols.install_lsp(f, name="Crash LSP", path=r"C:\lsp\crash.dll",
-                                      provider_id="{C0000000-0000-4000-8000-000000000001}",
-                                      targets=protocols.Targets(over=(1001,)), bitnesses=["64"])
+        f, _ = install(f, [dataclasses.replace(base, name=f"Bulk provider {k}")],
+                       "{%08X-0000-4000-8000-000000000000}" % (0xB0000000 + k), ["64"])
+    f, _, hid = install_lsp(f, name="Crash LSP", path=r"C:\lsp\crash.dll",
+                            provider_id="{C0000000-0000-4000-8000-000000000001}",
+                            targets=Targets(over=(1001,)), bitnesses=["64"])
     path.write_text(catalog_toml.dumps(f), encoding="utf-8")
     return _loads(path), hid
 
@@ -454,7 +456,7 @@ class Model:
             spec = {"command": "install", "provider_id": guid, "name": f"P{self.n}",
                     "path": dll, "family": "inet", "type": "dgram", "protocol": "udp"}
         after, changes, _ = batch.run_one(f, spec, where=spec["command"],
-                                          ctx=batch.Ctx(load_default=store.load_shipped))
+                                          ctx=batch.Ctx(load_default=shipped.load_shipped))
         assert changes, (args, "the model picked a no-op")
         return (["--catalog", self.catalog, *args],
                 dataclasses.replace(after, serial=f.serial + 1))
@@ -485,7 +487,7 @@ def _spin(seconds: float) -> None:
 def test_killed_writers_leave_old_or_new_catalog(tmp_path: Path) -> None:
     rng = random.Random(7)
     catalog = tmp_path / "catalog.toml"
-    loc = store.locate(str(catalog))
+    loc = location.locate(str(catalog))
     hdir = Path(loc.history_dir)
     start, hid = _big_catalog(catalog)
     model = Model(start, hid, catalog.name, rng)    # children run in tmp_path: short records
@@ -547,12 +549,12 @@ def test_killed_writers_leave_old_or_new_catalog(tmp_path: Path) -> None:
                          old: frozenset[str] = frozenset()) -> bool:
                 return any(n.startswith(prefix) and n not in old for n in os.listdir(directory))
             event = {
-                "state-save": lambda: new_temp(hdir, ".", htemps0),
+                "state-save": lambda htemps0=htemps0: new_temp(hdir, ".", htemps0),
                 # the state file of this serial appears ~0.5 ms before the catalog's temp
                 "state-saved": (new_temp if state_kept else
                                 lambda: (hdir / f"{model.f.serial}.toml").exists()),
                 "temp": new_temp, "temp-late": new_temp,
-                "renamed": lambda: os.stat(catalog).st_ino != ino,
+                "renamed": lambda ino=ino: os.stat(catalog).st_ino != ino,
             }[mode]
             fired, status = _until(pid, deadline, event)
             if fired:
@@ -640,7 +642,7 @@ def _leave_stale_temp(catalog: Path, watch: Path, prefix: str) -> set[str]:
         pid = _fork_cli(["--catalog", str(catalog), "move", "1001",
                          "--bottom" if attempt % 2 else "--top"])
         fired, status = _until(pid, time.perf_counter() + 10,
-                               lambda: bool(_temps(watch, prefix) - before))
+                               lambda before=before: bool(_temps(watch, prefix) - before))
         if status is None:
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
@@ -671,7 +673,7 @@ def test_stale_temp_in_history_dir_is_removed_by_next_write(tmp_path: Path, cli)
     catalog = tmp_path / "catalog.toml"
     shutil.copy(CATALOGS / "windows-11.toml", catalog)
     assert cli("--catalog", catalog, "move", "1002", "--bottom").code == 0   # creates the dir
-    hdir = Path(store.locate(str(catalog)).history_dir)
+    hdir = Path(location.locate(str(catalog)).history_dir)
     left = _leave_stale_temp(catalog, hdir, "")
     for _ in range(2):
         assert cli("--catalog", catalog, "move", "1003", "--bottom").code == 0

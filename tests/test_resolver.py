@@ -77,7 +77,8 @@ def test_s8_empty_catalog_is_socktnosupport_by_choice():
     assert resolve(Catalog("64"), AF_INET, STREAM, TCP).error == ws.WSAESOCKTNOSUPPORT
 
 
-CONSEQUENCES = [  # default-catalogs.md §1 item 7: (triple, after-reset, clean, win10 1607 clean, win7)
+# default-catalogs.md §1 item 7: (triple, after-reset, clean, win10 1607 clean, win7)
+CONSEQUENCES = [
     ((0, STREAM, TCP), "MSAFD Tcpip [TCP/IPv6]", "MSAFD Tcpip [TCP/IPv6]", "MSAFD Tcpip [TCP/IP]",
      "MSAFD Tcpip [TCP/IP]"),
     ((0, DGRAM, UDP), "MSAFD Tcpip [UDP/IPv6]", "MSAFD Tcpip [UDP/IPv6]", "MSAFD Tcpip [UDP/IP]",
@@ -96,7 +97,8 @@ CONSEQUENCES = [  # default-catalogs.md §1 item 7: (triple, after-reset, clean,
 @pytest.mark.parametrize("row", CONSEQUENCES, ids=[str(r[0]) for r in CONSEQUENCES])
 def test_default_catalogs_s1_resolver_consequences(row):
     triple, *expected = row
-    for name, want in zip(["windows-11", "windows-11-clean", "windows-10", "windows-7"], expected):
+    names = ["windows-11", "windows-11-clean", "windows-10", "windows-7"]
+    for name, want in zip(names, expected, strict=True):   # one expectation per catalog
         for bitness in ("64", "32"):
             assert picked(cat(name, bitness), *triple) == want, (name, bitness)
 

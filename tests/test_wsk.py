@@ -11,10 +11,26 @@ import pytest
 
 from sporder_py.errors import CatalogFileError, ConflictError, OperationRefused, UsageError
 from sporder_py.wsk import (
-    MAKE_WSK_VERSION, WSK_INFINITE_WAIT, WSK_MAJOR_VERSION, WSK_MINOR_VERSION, WSK_NO_WAIT,
-    NtStatus, WskClientDispatch, WskDeregisterTimeout, WskMisuse, WskProviderCharacteristics,
-    WskRange, WskRegistration, WskState, WskSubsystem, format_ntstatus, format_wsk_version,
-    parse_wsk_version, run_capture_sequence, status_name, wsk_register,
+    MAKE_WSK_VERSION,
+    WSK_INFINITE_WAIT,
+    WSK_MAJOR_VERSION,
+    WSK_MINOR_VERSION,
+    WSK_NO_WAIT,
+    NtStatus,
+    WskClientDispatch,
+    WskDeregisterTimeout,
+    WskMisuse,
+    WskProviderCharacteristics,
+    WskRange,
+    WskRegistration,
+    WskState,
+    WskSubsystem,
+    format_ntstatus,
+    format_wsk_version,
+    parse_wsk_version,
+    run_capture_sequence,
+    status_name,
+    wsk_register,
 )
 
 V10 = MAKE_WSK_VERSION(1, 0)
@@ -258,7 +274,8 @@ def test_deregister_timeout_names_what_is_outstanding_and_can_be_finished() -> N
     _, npi = reg.capture(WSK_NO_WAIT)
     assert npi is not None
     sock = npi.socket()
-    with pytest.raises(WskDeregisterTimeout, match=r"1 capture\(s\) unreleased.*1 socket\(s\) open") as ei:
+    with pytest.raises(WskDeregisterTimeout,
+                       match=r"1 capture\(s\) unreleased.*1 socket\(s\) open") as ei:
         reg.deregister(timeout=0.05)
     assert isinstance(ei.value, ConflictError)
     assert reg.state is WskState.DEREGISTERING

@@ -19,7 +19,7 @@ import tomli_w
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sporder_py.formats.catalog_toml import protocol_to_dict, namespace_to_dict  # noqa: E402
+from sporder_py.formats.catalog_toml import namespace_to_dict, protocol_to_dict  # noqa: E402
 from sporder_py.model import NamespaceEntry, ProtocolEntry  # noqa: E402
 from sporder_py.names import display_name  # noqa: E402
 
@@ -168,7 +168,7 @@ the names here are the text WSCEnumProtocols returns (default-catalogs.md §2). 
 
 def windows_7() -> str:
     order = ["TCP4", "UDP4", "RAW4", "TCP6", "UDP6", "RAW6", "QTCP6", "QTCP4", "QUDP6", "QUDP4"]
-    header = """
+    header = ("""
 Windows 7 SP1 x64 default catalog (default-catalogs.md §3.5): ids 1001-1010 in this order in both
 catalogs, observed (SPIDemo listing of both catalogs; Firefox annotation; Windows Internals
 listing).  Inferred by the reference: dwMessageSize (Vista/Win10 values), RAW
@@ -176,7 +176,8 @@ iProtocolMaxOffset 255, the fields of RSVP UDP 1010, Next_Catalog_Entry_ID 1011 
 a real Windows 7-era SYSTEM hive (testdata/hives/SYSTEM-win7-x86) shows the same values for the
 same providers (UDP 65527, RAW 32768 with offset 255 and PFL 0xC).  Stored names on Windows 7 are
 @...\\wshtcpip.dll / wship6.dll / wshqos.dll indirect strings; these are the resolved names.
-Namespace catalog (§4.3): order, GUIDs, NS values and paths as stored in that Windows 7 hive.""" + WSK_NOTE
+Namespace catalog (§4.3): order, GUIDs, NS values and paths as stored in that Windows 7 hive."""
+              + WSK_NOTE)
     protos = [entry(1001 + i, k) for i, k in enumerate(order)]
     names = [ns("NLA"), ns("EMAIL"), ns("PNRPCLOUD"), ns("PNRPNAME"), ns("TCPIP"), ns("NTDS")]
     return document("Windows 7 SP1 x64 default catalog", header, protos, names, 1011)

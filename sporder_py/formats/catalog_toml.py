@@ -23,8 +23,18 @@ from typing import Any
 
 from .. import winsock as ws
 from ..errors import CatalogFileError, UsageError
-from ..model import (BITNESSES, KINDS, AppCategory, Bitness, Catalog, CatalogFile,
-                     HistoryRecord, NamespaceEntry, ProtocolEntry, WskRange)
+from ..model import (
+    BITNESSES,
+    KINDS,
+    AppCategory,
+    Bitness,
+    Catalog,
+    CatalogFile,
+    HistoryRecord,
+    NamespaceEntry,
+    ProtocolEntry,
+    WskRange,
+)
 
 FORMAT_VERSION = 1
 HEADER = ("# Winsock 2 catalog managed by sporder (format 1; see sporder-catalog(5)).\n"
@@ -398,6 +408,19 @@ def from_dict(data: Mapping[str, Any], source: str) -> tuple[CatalogFile, list[s
     return f, warnings
 
 
+def decode(data: bytes, source: str) -> tuple[CatalogFile, list[str]]:
+    """Validate a catalog file's bytes: UTF-8 text without NUL, then ``loads``."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CatalogFileError(f"{source}: not UTF-8 text (bad byte at offset {exc.start}).",
+                               code="catalog-syntax") from None
+    if "\x00" in text:
+        raise CatalogFileError(f"{source}: contains a NUL byte at offset {text.index(chr(0))}; "
+                               "a catalog file is text.", code="catalog-syntax")
+    return loads(text, source)
+
+
 def loads(text: str, source: str) -> tuple[CatalogFile, list[str]]:
     return from_dict(parse_toml(text, source), source)
 
@@ -407,7 +430,8 @@ def parse_toml(text: str, source: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise CatalogFileError(f"{source}: not valid TOML ({exc}).", code="catalog-syntax") from None
+        raise CatalogFileError(f"{source}: not valid TOML ({exc}).",
+                               code="catalog-syntax") from None
     except ValueError as exc:      # e.g. an integer of more than 4300 digits
         raise CatalogFileError(f"{source}: not a usable TOML file ({str(exc)[:80]}).",
                                code="catalog-syntax") from None

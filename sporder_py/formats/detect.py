@@ -8,6 +8,7 @@ Each reader is imported only when its format is used.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 
@@ -15,13 +16,20 @@ from ..errors import CatalogFileError, UsageError
 from ..model import CatalogFile
 
 FORMATS = ("toml", "json", "netsh", "reg", "hive", "firefox")
-# A netsh block title alone on its line, then its rule of dashes (a TOML value never is).
-_NETSH_TITLE = re.compile(r"^[ \t]*(Winsock Catalog Provider Entry|Winsock 目录提供程序项|"
-                          r"Name Space Provider Entry)[ \t]*\r?\n[ \t]*-{10,}", re.MULTILINE)
+_NETSH_TITLES = ("Winsock Catalog Provider Entry", "Winsock 目录提供程序项",
+                 "Name Space Provider Entry")
+
+
+@functools.cache
+def _netsh_title() -> re.Pattern[str]:
+    """A netsh block title alone on its line, then its rule of dashes (a TOML value never is)."""
+    return re.compile(r"^[ \t]*(" + "|".join(_NETSH_TITLES) + r")[ \t]*\r?\n[ \t]*-{10,}",
+                      re.MULTILINE)
 
 
 def _text(data: bytes) -> str | None:
-    for bom, enc in ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
+    for bom, enc in ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"),
+                     (b"\xfe\xff", "utf-16-be")):
         if data.startswith(bom):
             try:
                 return data[len(bom):].decode(enc)
@@ -44,7 +52,9 @@ def sniff(data: bytes) -> str | None:
         return "reg"
     if head.startswith("{"):
         return "json"
-    if _NETSH_TITLE.search(text):
+    # The substring test first: compiling and running the title pattern on every TOML read costs
+    # start-up time (rule 6); only text that names a netsh block title pays for the pattern.
+    if any(title in text for title in _NETSH_TITLES) and _netsh_title().search(text):
         return "netsh"
     if head.startswith("Winsock_LSP"):
         return "firefox"
@@ -53,18 +63,27 @@ def sniff(data: bytes) -> str | None:
 
 def parse(data: bytes, source: str, *, fmt: str | None = None,
           path: str | os.PathLike[str] | None = None,
-          partial: bool = False) -> tuple[CatalogFile, list[str], str]:
-    """Parse ``data`` in format ``fmt`` (detected when None); returns (file, warnings, format)."""
+          partial: bool = False,
+          control_set: int | None = None) -> tuple[CatalogFile, list[str], str]:
+    """Parse ``data`` in format ``fmt`` (detected when None); returns (file, warnings, format).
+
+    ``control_set`` picks ``ControlSet00N`` of a SYSTEM hive (default ``Select\\Current``; to
+    learn which was read, use ``hive.read_hive_catalog``); other formats refuse it (UsageError).
+    """
     if fmt is not None and fmt not in FORMATS:
-        raise UsageError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)}).", code="bad-format")
+        raise UsageError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)}).",
+                         code="bad-format")
     found = fmt or sniff(data)
     if found is None:
         raise CatalogFileError(f"{source}: not a catalog in any format sporder reads (TOML, "
                                "netsh text, .reg, SYSTEM hive, Firefox annotation, JSON).",
                                code="catalog-unknown-format")
+    if control_set is not None and found != "hive":
+        raise UsageError(f"{source}: a control set can only be chosen for a SYSTEM hive, and "
+                         f"this file is {found}.", code="bad-control-set")
     if found == "toml":
-        from ..store import decode_toml
-        f, warnings = decode_toml(data, source)
+        from .catalog_toml import decode
+        f, warnings = decode(data, source)
     elif found == "json":
         from . import jsondoc
         f, warnings = jsondoc.parse_list_json(_require_text(data, source), source)
@@ -82,7 +101,7 @@ def parse(data: bytes, source: str, *, fmt: str | None = None,
         if path is None:
             raise CatalogFileError(f"{source}: a registry hive must be read from a file.",
                                    code="catalog-invalid")
-        f, warnings = hive.read_hive(os.fspath(path), source)
+        f, warnings = hive.read_hive(os.fspath(path), source, control_set)
     return f, warnings, found
 
 

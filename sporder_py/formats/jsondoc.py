@@ -1,4 +1,5 @@
-"""The JSON shapes of DESIGN §4 (entries, namespaces), and reading a ``list --json`` document back."""
+"""The JSON shapes of DESIGN §4 (entries, namespaces), and reading a ``list --json`` document
+back."""
 
 from __future__ import annotations
 
@@ -69,7 +70,8 @@ def parse_list_json(text: str, source: str) -> tuple[CatalogFile, list[str]]:
         raise CatalogFileError(f"{source}: not valid JSON (line {exc.lineno}, column {exc.colno}: "
                                f"{exc.msg}).", code="catalog-syntax") from None
     except RecursionError:
-        raise CatalogFileError(f"{source}: JSON nested too deeply.", code="catalog-syntax") from None
+        raise CatalogFileError(f"{source}: JSON nested too deeply.",
+                               code="catalog-syntax") from None
     except ValueError as exc:      # e.g. an integer of more than 4300 digits
         raise CatalogFileError(f"{source}: not usable JSON ({str(exc)[:80]}).",
                                code="catalog-syntax") from None
@@ -81,7 +83,7 @@ def parse_list_json(text: str, source: str) -> tuple[CatalogFile, list[str]]:
     if bitness not in ("64", "32"):
         raise CatalogFileError(f"{source}: data.catalog must be \"64\" or \"32\".",
                                code="catalog-invalid")
-    protocols = []
+    protocols: list[dict[str, Any]] = []
     for pos, item in enumerate(data["entries"], 1):
         if not isinstance(item, dict) or any(k not in item for k in _ENTRY_KEYS):
             raise CatalogFileError(f"{source}: data.entries[{pos - 1}] lacks one of "
@@ -92,17 +94,18 @@ def parse_list_json(text: str, source: str) -> tuple[CatalogFile, list[str]]:
         if raw.get("kind") != "chain":
             raw.pop("chain")
         protocols.append(raw)
-    namespaces = []
+    namespaces: list[dict[str, Any]] = []
     if not isinstance(data.get("namespaces", []), list):
-        raise CatalogFileError(f"{source}: data.namespaces must be a list.", code="catalog-invalid")
+        raise CatalogFileError(f"{source}: data.namespaces must be a list.",
+                               code="catalog-invalid")
     for item in data.get("namespaces", []) or []:
         if not isinstance(item, dict):
             raise CatalogFileError(f"{source}: data.namespaces holds a non-object.",
                                    code="catalog-invalid")
         namespaces.append({k: item[k] for k in catalog_toml._NS_REQUIRED | catalog_toml._NS_OPTIONAL
                            if k in item})
-    ids = [p.get("id") for p in protocols if isinstance(p.get("id"), int)]
-    chain_ids = [c for p in protocols for c in p.get("chain", []) if isinstance(c, int)]
+    ids: list[int] = [p["id"] for p in protocols if isinstance(p.get("id"), int)]
+    chain_ids: list[int] = [c for p in protocols for c in p.get("chain", []) if isinstance(c, int)]
     next_id = max(ids + chain_ids + [ws.FIRST_CATALOG_ENTRY_ID - 1]) + 1
     table: dict[str, Any] = {"protocol": protocols}
     if namespaces:

@@ -48,8 +48,16 @@ from dataclasses import dataclass, field
 
 from .. import winsock as ws
 from ..errors import CatalogFileError, OperationRefused, UsageError
-from ..model import (BITNESSES, Bitness, Catalog, CatalogFile, Kind, NamespaceEntry,
-                     ProtocolEntry, kind_for_chain_len)
+from ..model import (
+    BITNESSES,
+    Bitness,
+    Catalog,
+    CatalogFile,
+    Kind,
+    NamespaceEntry,
+    ProtocolEntry,
+    kind_for_chain_len,
+)
 from .catalog_toml import from_dict, normalize_guid, to_dict
 
 PROTOCOL_TITLE = "Winsock Catalog Provider Entry"
@@ -393,4 +401,6 @@ def render_netsh(f: CatalogFile, bitnesses: list[str] | None = None) -> str:
 def looks_like_netsh(text: str) -> bool:
     """True when the text holds a netsh block: a known title line followed by a dash rule."""
     lines = _lines(text)
-    return any(line in _TITLES and _is_rule(nxt) for line, nxt in zip(lines, lines[1:]))
+    # Each line paired with the next: the shifted copy is one shorter, so strict=False.
+    return any(line in _TITLES and _is_rule(nxt)
+               for line, nxt in zip(lines, lines[1:], strict=False))

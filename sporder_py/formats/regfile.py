@@ -8,10 +8,14 @@ prefix (``HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet``, ``ControlSet001``, hive
 :func:`catalog_from_tree` — shared with the offline hive reader (``hive.py``) — maps it to the
 model:
 
-* Deletions (``[-key]``, ``"name"=-``) refuse the file: an export describes a catalog.  When the
-  file holds ``WinSock2\Parameters`` under several prefixes, ``CurrentControlSet`` wins; without
-  one the file is refused as ambiguous.  ``hex(1)``/``hex(2)`` are strings (UTF-16LE in 5.00,
-  ANSI in REGEDIT4), ``hex(4)`` a DWORD, other ``hex(N)`` raw bytes.
+* Deletions (``[-key]``, ``"name"=-``) below Parameters refuse the file: an export describes a
+  catalog (a key deletion elsewhere is ignored, as other keys are).  The one exception is what
+  :func:`render_reg` itself writes first: ``[-...\Parameters\<catalog>\Catalog_Entries]`` and
+  ``...\Catalog_Entries64`` (``<catalog>`` a direct subkey of Parameters), applied in file order
+  as regedit applies them (the key and its subkeys are gone until the file adds them again).
+* When the file holds ``WinSock2\Parameters`` under several prefixes, ``CurrentControlSet``
+  wins; without one the file is refused as ambiguous.  ``hex(1)``/``hex(2)`` are strings
+  (UTF-16LE in 5.00, ANSI in REGEDIT4), ``hex(4)`` a DWORD, other ``hex(N)`` raw bytes.
 * ``Current_Protocol_Catalog`` / ``Current_NameSpace_Catalog`` name the catalog keys (default
   ``Protocol_Catalog9`` / ``NameSpace_Catalog5``, §5.1).
 * ``Catalog_Entries64`` is the native catalog of 64-bit Windows ("64"); ``Catalog_Entries`` is the
@@ -34,198 +38,64 @@ algorithm is unknown, §5.5 / §8 item 7), LSP categories of entries (storage un
 file's description, history, lsp_ranking and wsk range.
 
 Writing (:func:`render_reg`) produces a regedit 5.00 export: UTF-16LE with BOM, CRLF, the key
-``HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Services\WinSock2\Parameters`` with
-``WinSock_Registry_Version`` "2.0" and the two ``Current_*`` values (default-catalogs §2), keys in
-regedit's (alphabetical) order, hex values wrapped as regedit wraps them, entries keyed ``%012u``
-from 1 in catalog order, each with the 1016-byte PackedCatalogItem and a ``ProtocolName`` REG_SZ
-(§5.3).  Both ``Serial_Access_Num`` values are the file's serial (the model keeps one).  A string
-containing CR or LF, which regedit's ``"..."`` form cannot hold, is written as ``hex(1)``.
+``<key_root>\Services\WinSock2\Parameters`` (``key_root`` defaults to
+``HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet``; ``HKEY_LOCAL_MACHINE\OFFLINE\ControlSet001`` for
+a hive loaded with ``reg load``, ``HKEY_LOCAL_MACHINE\SYSTEM\ControlSet001`` for hivexregedit's
+``--prefix``) with ``WinSock_Registry_Version`` "2.0" and the two ``Current_*`` values
+(default-catalogs §2), keys in regedit's (alphabetical) order, hex values wrapped as regedit wraps
+them, entries keyed ``%012u`` from 1 in catalog order, each with the 1016-byte PackedCatalogItem
+(or the bare 888-byte form on request) and a ``ProtocolName`` REG_SZ (§5.3).  Both
+``Serial_Access_Num`` values are the file's serial (the model keeps one) unless the namespace
+catalog's is given.  A string containing CR or LF, which regedit's ``"..."`` form cannot hold, is
+written as ``hex(1)``.
+
+The file first deletes the four entry-list keys -- ``Protocol_Catalog9\Catalog_Entries{,64}``
+and ``NameSpace_Catalog5\Catalog_Entries{,64}`` -- always all four, whichever catalogs the file
+has: merging it (regedit, ``reg import``, ``hivexregedit --merge``) then leaves exactly the
+modelled catalog whatever the key held before (no stale entry keys past the new count, no stale
+WOW64 or native catalog the model does not have).  Everything else under Parameters
+(``AppId_Catalog``, ``NameSpace_Callout``, ``AutodialDLL``, tuning values) is left as it was; so
+is a ``Num_Catalog_Entries{,64}`` value of a catalog the model lacks (sporder's reader ignores
+it without its ``Catalog_Entries{,64}`` key, but ws2_32 would look for the entries it counts:
+``hivewrite.write_hive`` therefore refuses a model whose catalogs differ from the hive's).
 """
 
 from __future__ import annotations
 
 import codecs
 import re
-from dataclasses import dataclass, field
-from typing import TypeVar
 
 from .. import winsock as ws
-from ..errors import CatalogFileError
-from ..model import BITNESSES, Bitness, Catalog, CatalogFile, NamespaceEntry, ProtocolEntry
-from . import catalog_toml
-from .packed import decode_packed, encode_packed, guid_from_bytes, guid_to_bytes
-
-RegValue = str | int | bytes          # REG_SZ/REG_EXPAND_SZ, REG_DWORD, anything else as bytes
+from ..errors import CatalogFileError, UsageError
+from ..model import Bitness, CatalogFile, NamespaceEntry
+from .packed import (
+    PACKED_MIN,
+    PACKED_SIZE,
+    encode_packed,
+    guid_to_bytes,
+)
+from .registry import (
+    COUNT_VALUE,
+    ENTRIES_KEY,
+    NAMESPACE_CATALOG,
+    PARAMETERS,
+    PROTOCOL_CATALOG,
+    REGISTRY_VERSION,
+    RegTree,
+    RegValue,
+    catalog_from_tree,
+)
 
 HEADER5 = "Windows Registry Editor Version 5.00"
 HEADER4 = "REGEDIT4"
-ROOT = r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Services\WinSock2\Parameters"
-PROTOCOL_CATALOG = "Protocol_Catalog9"
-NAMESPACE_CATALOG = "NameSpace_Catalog5"
-REGISTRY_VERSION = "2.0"
-ENTRIES_KEY: dict[Bitness, str] = {"32": "Catalog_Entries", "64": "Catalog_Entries64"}
-COUNT_VALUE: dict[Bitness, str] = {"32": "Num_Catalog_Entries", "64": "Num_Catalog_Entries64"}
-_TYPE_NAMES = {str: "REG_SZ", int: "REG_DWORD", bytes: "REG_BINARY"}
-_T = TypeVar("_T", str, int, bytes)
-
-
-# ---------------------------------------------------------------------------------------------
-# The Parameters subtree, independent of where it was read from.
-
-@dataclass
-class _Key:
-    path: str
-    values: dict[str, RegValue] = field(default_factory=dict)
-
-
-def _norm(path: str) -> str:
-    return "\\".join(p for p in path.split("\\") if p).lower()
-
-
-class RegTree:
-    r"""Keys below ``WinSock2\Parameters`` ("" is Parameters itself); names case-insensitive."""
-
-    def __init__(self) -> None:
-        self._keys: dict[str, _Key] = {"": _Key("")}
-
-    def add(self, path: str) -> None:
-        """Create a key and its parents (as the registry does)."""
-        parts = [p for p in path.split("\\") if p]
-        for n in range(1, len(parts) + 1):
-            sub = "\\".join(parts[:n])
-            self._keys.setdefault(sub.lower(), _Key(sub))
-
-    def set(self, path: str, name: str, value: RegValue) -> None:
-        self.add(path)
-        self._keys[_norm(path)].values[name.lower()] = value
-
-    def has(self, path: str) -> bool:
-        return _norm(path) in self._keys
-
-    def values(self, path: str) -> dict[str, RegValue]:
-        """The values of a key by lower-case name ({} for a missing key)."""
-        key = self._keys.get(_norm(path))
-        return key.values if key else {}
-
-    def children(self, path: str) -> list[str]:
-        """Names of the direct subkeys, as spelled where they were read."""
-        prefix = _norm(path) + "\\" if _norm(path) else ""
-        return [k.path[len(prefix):] for lk, k in self._keys.items()
-                if lk.startswith(prefix) and lk != prefix and "\\" not in lk[len(prefix):]]
-
-
-def _optional(values: dict[str, RegValue], name: str, kind: type[_T], where: str) -> _T | None:
-    """A value of the expected kind (REG_SZ str, REG_DWORD int, REG_BINARY bytes) or None."""
-    v = values.get(name.lower())
-    if v is None:
-        return None
-    if not isinstance(v, kind):
-        raise CatalogFileError(f"{where}: the value {name} must be a {_TYPE_NAMES[kind]}, not "
-                               f"{_TYPE_NAMES.get(type(v), 'another type')}.", code="reg-type")
-    if isinstance(v, int) and not 0 <= v <= ws.DWORD_MAX:
-        raise CatalogFileError(f"{where}: the value {name} ({v}) is outside the DWORD range.",
-                               code="reg-type")
-    return v
-
-
-def _value(values: dict[str, RegValue], name: str, kind: type[_T], where: str,
-           default: _T | None = None) -> _T:
-    v = _optional(values, name, kind, where)
-    if v is not None:
-        return v
-    if default is None:
-        raise CatalogFileError(f"{where}: the value {name} is missing.", code="reg-missing")
-    return default
-
-
-def _signed(v: int) -> int:
-    """A REG_DWORD holding a C int (address family, namespace): 0xFFFFFFFF -> -1."""
-    return v - 2**32 if v > ws.INT_MAX else v
-
-
-def protocol_from_values(values: dict[str, RegValue], where: str,
-                         warnings: list[str]) -> ProtocolEntry:
-    """The values of one ``Protocol_Catalog9\\Catalog_Entries{,64}\\%012u`` key -> entry."""
-    blob = _value(values, "PackedCatalogItem", bytes, where)
-    return decode_packed(blob, where, warnings)
-
-
-def namespace_from_values(values: dict[str, RegValue], where: str) -> NamespaceEntry:
-    """The values of one ``NameSpace_Catalog5\\Catalog_Entries{,64}\\%012u`` key (§5.4)."""
-    guid = _value(values, "ProviderId", bytes, where)
-    if len(guid) != 16:
-        raise CatalogFileError(f"{where}: the value ProviderId is {len(guid)} bytes; a GUID is "
-                               "16.", code="reg-guid")
-    return NamespaceEntry(
-        provider_id=guid_from_bytes(guid),
-        name=_value(values, "DisplayString", str, where),
-        namespace=_signed(_value(values, "SupportedNameSpace", int, where)),
-        path=_value(values, "LibraryPath", str, where),
-        enabled=bool(_value(values, "Enabled", int, where, 1)),
-        version=_value(values, "Version", int, where, 0),
-        family=_signed(_value(values, "AddressFamily", int, where, 0)),
-        stores_class_info=bool(_value(values, "StoresServiceClassInfo", int, where, 0)),
-        provider_info=_value(values, "ProviderInfo", bytes, where, b"").hex())
-
-
-def _entry_keys(tree: RegTree, path: str, count: int | None, count_name: str, source: str,
-                warnings: list[str]) -> list[str]:
-    names = tree.children(path)
-    for name in names:
-        if not (name.isascii() and name.isdigit()):
-            raise CatalogFileError(f"{source}: key {path}\\{name} is not a numbered catalog "
-                                   "entry (%012u).", code="reg-entry-key")
-    names.sort(key=int)
-    if [int(n) for n in names] != list(range(1, len(names) + 1)):
-        warnings.append(f"{source}: {path} has entry keys {', '.join(names)}; Windows reads "
-                        f"1..N without gaps, the catalog order here is the numeric order.")
-    if count != len(names):
-        stated = "no value" if count is None else f"{count}"
-        warnings.append(f"{source}: {path} holds {len(names)} entries but {count_name} is "
-                        f"{stated}; every entry key present was imported.")
-    return names
-
-
-def catalog_from_tree(tree: RegTree, source: str) -> tuple[CatalogFile, list[str]]:
-    """Map a ``WinSock2\\Parameters`` subtree to a validated CatalogFile (+ warnings)."""
-    warnings: list[str] = []
-    params = tree.values("")
-    where = f"{source}: WinSock2\\Parameters"
-    proto = _value(params, "Current_Protocol_Catalog", str, where, PROTOCOL_CATALOG)
-    nscat = _value(params, "Current_NameSpace_Catalog", str, where, NAMESPACE_CATALOG)
-    if not any(tree.has(f"{proto}\\{k}") for k in ENTRIES_KEY.values()):
-        raise CatalogFileError(f"{source}: WinSock2\\Parameters has no {proto}\\Catalog_Entries "
-                               "or Catalog_Entries64 key.", code="reg-no-catalog")
-
-    def entries(catalog_key: str, bitness: Bitness) -> list[tuple[str, dict[str, RegValue]]]:
-        path, counters = f"{catalog_key}\\{ENTRIES_KEY[bitness]}", catalog_key
-        if not tree.has(path):
-            return []
-        count_name = COUNT_VALUE[bitness]
-        count = _optional(tree.values(counters), count_name, int, f"{source}: {counters}")
-        return [(f"{source}: {path}\\{key}", tree.values(f"{path}\\{key}"))
-                for key in _entry_keys(tree, path, count, count_name, source, warnings)]
-
-    catalogs: dict[Bitness, Catalog] = {}
-    for bitness in BITNESSES:
-        if any(tree.has(f"{key}\\{ENTRIES_KEY[bitness]}") for key in (proto, nscat)):
-            catalogs[bitness] = Catalog(
-                bitness,
-                tuple(protocol_from_values(v, w, warnings) for w, v in entries(proto, bitness)),
-                tuple(namespace_from_values(v, w) for w, v in entries(nscat, bitness)))
-    counters, cwhere = tree.values(proto), f"{source}: {proto}"
-    next_id = _optional(counters, "Next_Catalog_Entry_ID", int, cwhere)
-    if next_id is None:
-        ids = [e.id for c in catalogs.values() for e in c.protocols]
-        next_id = max([ws.FIRST_CATALOG_ENTRY_ID - 1, *ids]) + 1
-        warnings.append(f"{cwhere}: Next_Catalog_Entry_ID is missing; using {next_id}.")
-    serial = _optional(counters, "Serial_Access_Num", int, cwhere)
-    if serial is None:
-        serial = 1
-        warnings.append(f"{cwhere}: Serial_Access_Num is missing; using 1.")
-    f = CatalogFile(catalogs=catalogs, next_entry_id=next_id, serial=serial)
-    checked, more = catalog_toml.from_dict(catalog_toml.to_dict(f), source)
-    return checked, warnings + more
+DEFAULT_KEY_ROOT = r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet"
+ROOT = DEFAULT_KEY_ROOT + "\\" + PARAMETERS
+# Registry roots a key_root may start with: HKLM (where SYSTEM lives and where ``reg load``
+# mounts an offline hive) and HKU (the other root ``reg load`` accepts).  The file is written
+# with the full names, as regedit itself exports them, so the abbreviations are expanded.
+KEY_ROOTS = {"hkey_local_machine": "HKEY_LOCAL_MACHINE", "hklm": "HKEY_LOCAL_MACHINE",
+             "hkey_users": "HKEY_USERS", "hku": "HKEY_USERS"}
+MAX_KEY_NAME = 255          # characters in one registry key name (Registry Element Size Limits)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -328,6 +198,26 @@ def _relative(path: str) -> tuple[str, str] | None:
     return None
 
 
+def _is_entry_list(sub: str) -> bool:
+    r"""``<catalog>\Catalog_Entries`` or ``...64`` directly below Parameters."""
+    parts = [p for p in sub.split("\\") if p]
+    return len(parts) == 2 and parts[1].lower() in ("catalog_entries", "catalog_entries64")
+
+
+def _delete(trees: dict[str, tuple[str, RegTree]], key: str, source: str, line: int) -> None:
+    """Apply a ``[-key]`` line: below Parameters only the entry-list deletions render_reg
+    writes are accepted; keys elsewhere are ignored, as their additions are."""
+    rel = _relative(key)
+    if rel is None:                           # outside WinSock2\Parameters: not the catalog's
+        return
+    if not _is_entry_list(rel[1]):
+        raise _fail(source, line, "deletes a key; a catalog export only adds keys (or first "
+                                  "deletes the Catalog_Entries and Catalog_Entries64 keys).")
+    prefix, sub = rel
+    if prefix.lower() in trees:               # a deletion creates nothing
+        trees[prefix.lower()][1].delete(sub)
+
+
 def read_reg_tree(data: bytes, source: str) -> RegTree:
     r"""Parse .reg bytes into the ``WinSock2\Parameters`` subtree (syntax-checking every line)."""
     lines = _decode(data, source).replace("\r\n", "\n").split("\n")
@@ -338,7 +228,7 @@ def read_reg_tree(data: bytes, source: str) -> RegTree:
     unicode = header == HEADER5
     trees: dict[str, tuple[str, RegTree]] = {}
     current: tuple[RegTree, str] | None = None
-    in_key = False
+    in_key = after_delete = False
     i = 1
     while i < len(lines):
         line_no, text = i + 1, lines[i].strip()
@@ -349,7 +239,9 @@ def read_reg_tree(data: bytes, source: str) -> RegTree:
             if not text.endswith("]") or len(text) < 3:
                 raise _fail(source, line_no, "the key line does not end with ']'.")
             if text.startswith("[-"):
-                raise _fail(source, line_no, "deletes a key; a catalog export only adds keys.")
+                _delete(trees, text[2:-1], source, line_no)
+                in_key, current, after_delete = False, None, True
+                continue
             in_key = True
             rel = _relative(text[1:-1])
             current = None
@@ -363,7 +255,9 @@ def read_reg_tree(data: bytes, source: str) -> RegTree:
         if not m:
             raise _fail(source, line_no, "expected a [key] line or a \"name\"=value line.")
         if not in_key:
-            raise _fail(source, line_no, "has a value before the first [key] line.")
+            raise _fail(source, line_no, "has a value after a [-key] deletion line; values "
+                                         "belong to a [key] line." if after_delete else
+                        "has a value before the first [key] line.")
         name = _unescape(m.group(1), source, line_no) if m.group(1) is not None else ""
         data_text = text[m.end():]
         if data_text == "-":
@@ -459,15 +353,69 @@ def _namespace_values(n: NamespaceEntry) -> list[tuple[str, RegValue]]:
                      ("ProviderInfo", bytes.fromhex(n.provider_info))]
 
 
-def render_reg(f: CatalogFile) -> bytes:
-    """The catalog file as a regedit 5.00 export (UTF-16LE with BOM, CRLF)."""
+def check_key_root(key_root: str) -> str:
+    r"""A validated key root, abbreviations expanded (``HKLM\X`` -> ``HKEY_LOCAL_MACHINE\X``).
+
+    It names the key that holds ``Services`` -- a control set such as
+    ``HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet`` or ``HKEY_LOCAL_MACHINE\OFFLINE\ControlSet001``:
+    a registry root (HKEY_LOCAL_MACHINE/HKLM or HKEY_USERS/HKU) and at least one key below it,
+    no empty names (one trailing backslash is dropped), no control characters, no brackets (the
+    .reg key line could not hold them), names of at most 255 characters, and nothing of
+    ``WinSock2`` itself.  Anything else raises UsageError naming the value.
+    """
+    def bad(why: str) -> UsageError:
+        if isinstance(key_root, str):        # as typed, control characters escaped
+            shown = "'" + "".join(c if c.isprintable() else f"\\x{ord(c):02x}" if ord(c) < 256
+                                  else f"\\u{ord(c):04x}" for c in key_root[:300]) + "'"
+        else:
+            shown = f"of type {type(key_root).__name__}"
+        return UsageError(f"the registry key root {shown} is not valid: {why}.",
+                          code="bad-key-root")
+
+    if not isinstance(key_root, str):
+        raise bad(f"it must be a string such as {DEFAULT_KEY_ROOT}")
+    text = key_root[:-1] if key_root.endswith("\\") else key_root
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in text):
+        raise bad("it contains a control character")
+    if any(c in text for c in "[]"):
+        raise bad("it contains a bracket, which a .reg key line cannot hold")
+    parts = text.split("\\")
+    if parts[0].lower() not in KEY_ROOTS:
+        raise bad("it must start with HKEY_LOCAL_MACHINE (HKLM) or HKEY_USERS (HKU)")
+    if len(parts) < 2:
+        raise bad("it names a registry root, not the control set key below it")
+    if any(p.strip() == "" for p in parts):
+        raise bad("it has an empty key name (a doubled, leading or blank backslash part)")
+    if any(len(p) > MAX_KEY_NAME for p in parts):
+        raise bad(f"a key name is longer than {MAX_KEY_NAME} characters")
+    if any(p.lower() == "winsock2" for p in parts):
+        raise bad("it must name the control set (the key holding Services), not a key of "
+                  "WinSock2 itself")
+    return "\\".join([KEY_ROOTS[parts[0].lower()], *parts[1:]])
+
+
+def render_reg(f: CatalogFile, key_root: str = DEFAULT_KEY_ROOT, *,
+               packed_size: int = PACKED_SIZE, namespace_serial: int | None = None) -> bytes:
+    r"""The catalog file as a regedit 5.00 export (UTF-16LE with BOM, CRLF).
+
+    ``key_root`` is the control set the keys go under (see :func:`check_key_root`; UsageError
+    when it is not valid).  ``packed_size`` is 1016 (the default) or 888: the bare form that
+    the real Windows 7/8/10 hives hold, for a writer that keeps the target's size.
+    ``namespace_serial`` is ``NameSpace_Catalog5\Serial_Access_Num`` (default: the file's
+    serial, which ``Protocol_Catalog9\Serial_Access_Num`` always is).  The output starts by
+    deleting the four entry-list keys (module docstring), so merging it gives exactly ``f``.
+    """
+    root = check_key_root(key_root) + "\\" + PARAMETERS
+    if packed_size not in (PACKED_MIN, PACKED_SIZE):
+        raise ValueError(f"packed_size must be {PACKED_MIN} or {PACKED_SIZE}, not {packed_size}")
+    ns_serial = f.serial if namespace_serial is None else namespace_serial
     blocks: list[tuple[str, list[tuple[str, RegValue]]]] = [("", [
         ("WinSock_Registry_Version", REGISTRY_VERSION),
         ("Current_NameSpace_Catalog", NAMESPACE_CATALOG),
         ("Current_Protocol_Catalog", PROTOCOL_CATALOG)])]
     order: list[Bitness] = [b for b in ("32", "64") if b in f.catalogs]   # regedit's key order
     counts = [(COUNT_VALUE[b], len(f.catalogs[b].namespaces)) for b in order]
-    blocks.append((NAMESPACE_CATALOG, [*counts, ("Serial_Access_Num", f.serial)]))
+    blocks.append((NAMESPACE_CATALOG, [*counts, ("Serial_Access_Num", ns_serial)]))
     for b in order:
         path = f"{NAMESPACE_CATALOG}\\{ENTRIES_KEY[b]}"
         blocks.append((path, []))
@@ -479,12 +427,15 @@ def render_reg(f: CatalogFile) -> bytes:
     for b in order:
         path = f"{PROTOCOL_CATALOG}\\{ENTRIES_KEY[b]}"
         blocks.append((path, []))
-        blocks += [(f"{path}\\{pos:012d}", [("PackedCatalogItem", encode_packed(e)),
-                                            ("ProtocolName", e.name)])
-                   for pos, e in enumerate(f.catalogs[b].protocols, 1)]
+        blocks += [(f"{path}\\{pos:012d}", [
+            ("PackedCatalogItem", encode_packed(e)[:packed_size]),  # the trailer is zeros
+            ("ProtocolName", e.name)]) for pos, e in enumerate(f.catalogs[b].protocols, 1)]
     out = [HEADER5, ""]
+    for catalog in (NAMESPACE_CATALOG, PROTOCOL_CATALOG):     # always all four (docstring)
+        for b in ("32", "64"):
+            out += [f"[-{root}\\{catalog}\\{ENTRIES_KEY[b]}]", ""]
     for path, values in blocks:
-        out.append(f"[{ROOT}\\{path}]" if path else f"[{ROOT}]")
+        out.append(f"[{root}\\{path}]" if path else f"[{root}]")
         out += [_value_line(name, value) for name, value in values]
         out.append("")
     return codecs.BOM_UTF16_LE + ("\r\n".join(out) + "\r\n").encode("utf-16-le")

@@ -7,7 +7,7 @@ A batch (``apply``) is a list of specs applied in order to one in-memory catalog
 
 from __future__ import annotations
 
-import uuid
+import builtins
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -17,8 +17,12 @@ from ..formats import catalog_toml
 from ..model import Bitness, CatalogFile, Change, NamespaceEntry
 from . import categories as C
 from . import namespaces as N
-from . import protocols as P
 from . import reset as RS
+from .chain_insert import chain_insert
+from .install import install
+from .install_lsp import Targets, install_lsp, new_guid
+from .order import move, reorder
+from .uninstall import uninstall
 
 Result = tuple[CatalogFile, list[Change], dict[str, Any]]
 
@@ -30,10 +34,6 @@ class Ctx:
                  load_default: Callable[[str], CatalogFile] | None = None) -> None:
         self.guid = guid or new_guid
         self.load_default = load_default
-
-
-def new_guid() -> str:
-    return "{" + str(uuid.uuid4()).upper() + "}"
 
 
 # Windows-like defaults for an entry installed from options (the Microsoft providers' values,
@@ -67,7 +67,7 @@ class Spec:
             return ws.parse_int(v)
         raise self._bad(key, "an integer")
 
-    def ints(self, key: str) -> tuple[int, ...]:
+    def ints(self, key: str) -> tuple[builtins.int, ...]:
         v = self._get(key, [])
         if isinstance(v, int) and not isinstance(v, bool):
             return (v,)
@@ -76,13 +76,14 @@ class Spec:
             raise self._bad(key, "a list of integers")
         return tuple(v)
 
-    def str(self, key: str, default: str | None = None) -> str | None:
+    def str(self, key: builtins.str,
+            default: builtins.str | None = None) -> builtins.str | None:
         v = self._get(key, default)
         if v is None or isinstance(v, str):
             return v
         raise self._bad(key, "a string")
 
-    def strs(self, key: str) -> list[str]:
+    def strs(self, key: builtins.str) -> list[builtins.str]:
         v = self._get(key, [])
         if isinstance(v, str):
             return [v]
@@ -90,18 +91,18 @@ class Spec:
             raise self._bad(key, "a list of strings")
         return list(v)
 
-    def flag(self, key: str) -> bool:
+    def flag(self, key: builtins.str) -> bool:
         v = self._get(key, False)
         if not isinstance(v, bool):
             raise self._bad(key, "true or false")
         return v
 
-    def required(self, key: str, value: Any) -> Any:
+    def required(self, key: builtins.str, value: Any) -> Any:
         if value is None or value == "":
             raise UsageError(f"{self.where}: '{key}' is required.", code="bad-operation")
         return value
 
-    def categories(self, key: str) -> int:
+    def categories(self, key: builtins.str) -> builtins.int:
         v = self._get(key, [])
         items = [v] if isinstance(v, (str, int)) and not isinstance(v, bool) else v
         if not isinstance(items, (list, tuple)):
@@ -123,7 +124,7 @@ def _bitnesses(f: CatalogFile, spec: Spec, default: str | None, *, many: bool) -
         from ..errors import OperationRefused
         raise OperationRefused(f"the catalog file has no {b}-bit catalog (it has "
                                f"{', '.join(f.bitnesses)}).", code="no-such-catalog")
-    return [b]  # type: ignore[list-item]
+    return [b]
 
 
 def _install_entry(spec: Spec) -> Any:
@@ -142,7 +143,8 @@ def _install_entry(spec: Spec) -> Any:
     addr = _ADDR_DEFAULTS.get(family, 16)
     raw: dict[str, Any] = {
         "kind": spec.str("kind", "base"), "name": spec.required("name", spec.str("name")),
-        "path": spec.required("path", spec.str("path")), "provider_id": "{00000000-0000-0000-0000-000000000000}",
+        "path": spec.required("path", spec.str("path")),
+        "provider_id": "{00000000-0000-0000-0000-000000000000}",
         "family": family, "socket_type": stype, "protocol": protocol,
         "protocol_max_offset": spec.int("protocol_max_offset", 0),
         "min_address_length": spec.int("min_address_length", addr),
@@ -170,15 +172,14 @@ def run_one(f: CatalogFile, raw: Mapping[str, Any], *, bitness: str | None = Non
             where: str = "operation", ctx: Ctx | None = None) -> Result:
     spec = Spec(raw, where)
     command = spec.raw.get("command")
-    handler = HANDLERS.get(command) if isinstance(command, str) else None
-    if handler is None:
+    if not isinstance(command, str) or command not in HANDLERS:
         raise UsageError(f"{where}: unknown command {command!r} (known: "
                          f"{', '.join(sorted(HANDLERS))}).", code="bad-operation")
     unknown = sorted(set(spec.raw) - KEYS[command] - {"command", "bitness"})
     if unknown:
         raise UsageError(f"{where}: unknown key '{unknown[0]}' for '{command}' (known: "
                          f"{', '.join(sorted(KEYS[command]))}).", code="bad-operation")
-    result = handler(f, spec, bitness, ctx or Ctx())
+    result = HANDLERS[command](f, spec, bitness, ctx or Ctx())
     spec.finish()
     return result
 
@@ -225,8 +226,8 @@ def _install(f: CatalogFile, s: Spec, b: str | None, ctx: Ctx) -> Result:
     provider = catalog_toml.normalize_guid(provider) if provider else ctx.guid()
     if provider is None:
         raise s._bad("provider_id", "a GUID like {E70F1AA0-AB8B-11CF-8CA3-00805F48A192}")
-    new, changes = P.install(f, entries, provider, _bitnesses(f, s, b, many=True),
-                             exist_ok=s.flag("exist_ok"))
+    new, changes = install(f, entries, provider, _bitnesses(f, s, b, many=True),
+                           exist_ok=s.flag("exist_ok"))
     return new, changes, {"provider_id": provider, "provider_id_generated": generated}
 
 
@@ -240,10 +241,10 @@ def _install_lsp(f: CatalogFile, s: Spec, b: str | None, ctx: Ctx) -> Result:
     if sum((bool(over), over_all, base_only)) != 1:
         raise UsageError(f"{s.where}: give exactly one of over, over_all, over_base_only.",
                          code="bad-operation")
-    new, changes, hidden = P.install_lsp(
+    new, changes, hidden = install_lsp(
         f, name=s.required("name", s.str("name")), path=s.required("path", s.str("path")),
-        provider_id=provider, targets=P.Targets(over=over, over_all=over_all,
-                                                over_base_only=base_only),
+        provider_id=provider, targets=Targets(over=over, over_all=over_all,
+                                            over_base_only=base_only),
         ifs=s.flag("ifs"), categories=s.categories("categories"),
         bitnesses=_bitnesses(f, s, b, many=True), new_guid=ctx.guid)
     return new, changes, {"lsp_id": hidden, "provider_id": provider,
@@ -260,7 +261,7 @@ def _chain_insert(f: CatalogFile, s: Spec, b: str | None, ctx: Ctx) -> Result:
     if bool(chains) == (all_over is not None):
         raise UsageError(f"{s.where}: give chain ids or all_over, not both or neither.",
                          code="bad-operation")
-    new, changes = P.chain_insert(
+    new, changes = chain_insert(
         f, s.required("lsp", s.int("lsp")), chains=chains, all_over=all_over,
         position=s.int("position"), above=s.int("above"), below=s.int("below"), auto=auto,
         ranking=f.lsp_ranking or None, bitnesses=_bitnesses(f, s, b, many=True))
@@ -268,7 +269,7 @@ def _chain_insert(f: CatalogFile, s: Spec, b: str | None, ctx: Ctx) -> Result:
 
 
 def _reorder(f: CatalogFile, s: Spec, b: str | None, ctx: Ctx) -> Result:
-    new, changes = P.reorder(f, list(s.ints("ids")), _bitnesses(f, s, b, many=False)[0])
+    new, changes = reorder(f, list(s.ints("ids")), _bitnesses(f, s, b, many=False)[0])
     return new, changes, {}
 
 
@@ -278,10 +279,10 @@ def _move(f: CatalogFile, s: Spec, b: str | None, ctx: Ctx) -> Result:
     if len(given) != 1:
         raise UsageError(f"{s.where}: give exactly one of top, bottom, before, after, position.",
                          code="bad-operation")
-    new, changes = P.move(f, s.required("id", s.int("id")), top=s.flag("top"),
-                          bottom=s.flag("bottom"), before=s.int("before"), after=s.int("after"),
-                          position=s.int("position"),
-                          bitness=_bitnesses(f, s, b, many=False)[0])
+    new, changes = move(f, s.required("id", s.int("id")), top=s.flag("top"),
+                        bottom=s.flag("bottom"), before=s.int("before"), after=s.int("after"),
+                        position=s.int("position"),
+                        bitness=_bitnesses(f, s, b, many=False)[0])
     return new, changes, {}
 
 
@@ -294,9 +295,9 @@ def _uninstall(f: CatalogFile, s: Spec, b: str | None, ctx: Ctx) -> Result:
         provider = catalog_toml.normalize_guid(provider)
         if provider is None:
             raise s._bad("provider_id", "a GUID")
-    new, changes = P.uninstall(f, entry_id=entry_id, provider_id=provider,
-                               cascade=s.flag("cascade"), repair=not s.flag("no_repair"),
-                               bitnesses=_bitnesses(f, s, b, many=True))
+    new, changes = uninstall(f, entry_id=entry_id, provider_id=provider,
+                             cascade=s.flag("cascade"), repair=not s.flag("no_repair"),
+                             bitnesses=_bitnesses(f, s, b, many=True))
     return new, changes, {}
 
 

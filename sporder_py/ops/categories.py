@@ -22,6 +22,8 @@ socket.  All are pure; the input is never modified.  Choices where the reference
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from .. import winsock as ws
 from .._record import replace
 from ..errors import UsageError
@@ -55,7 +57,7 @@ def hidden_entry(catalog: Catalog, entry_id: int) -> ProtocolEntry:
 
 
 def set_lsp_categories(f: CatalogFile, entry_id: int, categories: int,
-                       bitnesses: list[str]) -> tuple[CatalogFile, list[Change]]:
+                       bitnesses: Sequence[str]) -> tuple[CatalogFile, list[Change]]:
     """WSCSetProviderInfo(ProviderInfoLspCategories): replace the hidden entry's categories."""
     _check_categories(categories)
     hidden = [(b, hidden_entry(f.catalog(b), entry_id)) for b in target_bitnesses(f, bitnesses)]

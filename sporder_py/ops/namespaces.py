@@ -22,7 +22,7 @@ modified.  Choices where the reference is silent (documented and tested):
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from .. import winsock as ws
 from .._record import replace
@@ -83,7 +83,7 @@ def _require_installed(f: CatalogFile, guid: str, targets: list[Bitness]) -> Non
 
 
 def ns_install(f: CatalogFile, entry: NamespaceEntry,
-               bitnesses: list[str]) -> tuple[CatalogFile, list[Change]]:
+               bitnesses: Sequence[str]) -> tuple[CatalogFile, list[Change]]:
     """WSCInstallNameSpace: append ``entry`` at the end of each selected namespace catalog.
 
     Refused with WSANO_RECOVERY ("already installed", §6) when the GUID is in any selected
@@ -107,7 +107,7 @@ def ns_install(f: CatalogFile, entry: NamespaceEntry,
 
 
 def ns_uninstall(f: CatalogFile, provider_id: str,
-                 bitnesses: list[str]) -> tuple[CatalogFile, list[Change]]:
+                 bitnesses: Sequence[str]) -> tuple[CatalogFile, list[Change]]:
     """WSCUnInstallNameSpace: remove every entry with this GUID; unknown -> WSAEINVAL (§6)."""
     targets = target_bitnesses(f, bitnesses)
     guid = guid_argument(provider_id)
@@ -123,7 +123,7 @@ def ns_uninstall(f: CatalogFile, provider_id: str,
 
 
 def ns_enable(f: CatalogFile, provider_id: str, enabled: bool,
-              bitnesses: list[str]) -> tuple[CatalogFile, list[Change]]:
+              bitnesses: Sequence[str]) -> tuple[CatalogFile, list[Change]]:
     """WSCEnableNSProvider: set fActive; unknown -> WSAEINVAL (§6); already so -> no changes."""
     targets = target_bitnesses(f, bitnesses)
     guid = guid_argument(provider_id)

@@ -1,5 +1,6 @@
-"""Mutating commands.  Each one turns its options into an operation spec (the same table
-``sporder apply`` reads) and runs it through ``ops.batch`` inside one locked, recorded write."""
+"""Changing the catalog: ``install``, ``install-lsp``, ``chain-insert``, ``reorder``, ``move``,
+``uninstall``, ``namespace ...``, ``categories set``, ``app-category ...`` and ``reset``.  Each
+turns its options into an operation spec and runs it through ``mutation.run_spec``."""
 
 from __future__ import annotations
 
@@ -8,52 +9,14 @@ from typing import Any
 
 import click
 
-from . import render as R
-from . import store
-from .cli import Globals, cli, dry_run_option, json_option, run_mutation
-from .errors import CatalogFileError, UsageError
-from .model import CatalogFile, Change
+from .. import render as R
+from ..errors import CatalogFileError, UsageError
+from ..store import reading, shipped
+from .app import Globals, json_option
+from .mutation import _mutating, run_spec
 
 
-def _ctx() -> Any:
-    from .ops.batch import Ctx
-    return Ctx(load_default=store.load_shipped)
-
-
-def _summary(command: str, spec: dict[str, Any]) -> Any:
-    def summarize(changes: list[Change]) -> str:
-        adds = sum(c.action == "add" for c in changes)
-        removes = sum(c.action == "remove" for c in changes)
-        updates = len(changes) - adds - removes
-        return f"{command}: {adds} added, {removes} removed, {updates} changed"
-    return summarize
-
-
-def run_spec(g: Globals, spec: dict[str, Any], *, as_json: bool, dry_run: bool,
-             if_serial: int | None) -> store.Outcome:
-    from .ops import batch
-    spec = {k: v for k, v in spec.items() if v is not None and v != () and v is not False}
-    command = spec["command"]
-
-    def op(f: CatalogFile) -> tuple[CatalogFile, list[Change], dict[str, Any]]:
-        return batch.run_one(f, spec, bitness=g.bitness, where=command, ctx=_ctx())
-
-    def extra(outcome: store.Outcome) -> None:
-        if outcome.extra.get("provider_id_generated"):
-            R.err(f"sporder: provider id {outcome.extra['provider_id']} (generated)")
-        if "lsp_id" in outcome.extra:
-            R.err(f"sporder: the LSP's hidden entry is {outcome.extra['lsp_id']}")
-    return run_mutation(g, command, op, as_json=as_json, dry_run=dry_run, if_serial=if_serial,
-                        summary=_summary(command, spec), human_extra=extra)
-
-
-def _mutating(fn: Any) -> Any:
-    return json_option(dry_run_option(fn))
-
-
-# --- protocol entries ---------------------------------------------------------------------------
-
-@cli.command("install")
+@click.command("install")
 @click.option("--name", metavar="TEXT", help="szProtocol of the entry (<= 255 characters).")
 @click.option("--path", metavar="DLL", help="Provider DLL path (<= 259 characters, stored "
               "unexpanded, e.g. %SystemRoot%\\system32\\x.dll).")
@@ -66,9 +29,12 @@ def _mutating(fn: Any) -> Any:
               help="Raw entry kind (default base).")
 @click.option("--chain", "chain", metavar="ID", type=int, multiple=True,
               help="With --kind chain: the chain ids, top layer first (repeatable).")
-@click.option("--protocol-max-offset", type=int, metavar="N", help="iProtocolMaxOffset (default 0).")
-@click.option("--min-address-length", type=int, metavar="N", help="iMinSockAddr (default by family).")
-@click.option("--max-address-length", type=int, metavar="N", help="iMaxSockAddr (default by family).")
+@click.option("--protocol-max-offset", type=int, metavar="N",
+              help="iProtocolMaxOffset (default 0).")
+@click.option("--min-address-length", type=int, metavar="N",
+              help="iMinSockAddr (default by family).")
+@click.option("--max-address-length", type=int, metavar="N",
+              help="iMaxSockAddr (default by family).")
 @click.option("--service-flags", metavar="FLAGS", help="XP1_ flags, comma separated names or a "
               "number (default by type, as Microsoft's providers).")
 @click.option("--provider-flags", metavar="FLAGS", help="PFL_ flags (default "
@@ -96,9 +62,9 @@ def install_cmd(g: Globals, name: str | None, path: str | None, family: str | No
     spec: dict[str, Any] = {"command": "install", "provider_id": provider_id,
                             "exist_ok": exist_ok}
     if from_file:
-        from .formats import catalog_toml
+        from ..formats import catalog_toml
         try:
-            text = store.read_bytes(Path(from_file)).decode("utf-8")
+            text = reading.read_bytes(Path(from_file)).decode("utf-8")
         except UnicodeDecodeError as exc:
             raise CatalogFileError(f"{from_file}: not UTF-8 text (bad byte at offset "
                                    f"{exc.start}).", code="catalog-syntax") from None
@@ -122,7 +88,7 @@ def _categories(text: tuple[str, ...]) -> list[str]:
     return [c for item in text for c in item.split(",") if c]
 
 
-@cli.command("install-lsp")
+@click.command("install-lsp")
 @click.option("--name", required=True, metavar="TEXT", help="The LSP's name.")
 @click.option("--path", required=True, metavar="DLL", help="The LSP DLL path.")
 @click.option("--provider-id", metavar="GUID", help="The LSP's GUID (generated and printed when "
@@ -153,7 +119,7 @@ def install_lsp_cmd(g: Globals, name: str, path: str, provider_id: str | None,
              as_json=as_json, dry_run=dry_run, if_serial=if_serial)
 
 
-@cli.command("chain-insert")
+@click.command("chain-insert")
 @click.argument("lsp_id", metavar="LSP_ID", type=int)
 @click.argument("chain_ids", metavar="[CHAIN_ID]...", type=int, nargs=-1)
 @click.option("--all-over", type=int, metavar="ID", help="Every chain entry whose chain "
@@ -178,7 +144,7 @@ def chain_insert_cmd(g: Globals, lsp_id: int, chain_ids: tuple[int, ...], all_ov
                  "auto": auto}, as_json=as_json, dry_run=dry_run, if_serial=if_serial)
 
 
-@cli.command("reorder")
+@click.command("reorder")
 @click.argument("ids", metavar="ID...", type=int, nargs=-1, required=True)
 @_mutating
 @click.pass_obj
@@ -189,7 +155,7 @@ def reorder_cmd(g: Globals, ids: tuple[int, ...], dry_run: bool, if_serial: int 
              if_serial=if_serial)
 
 
-@cli.command("move")
+@click.command("move")
 @click.argument("entry_id", metavar="ID", type=int)
 @click.option("--top", is_flag=True, help="To the top of the catalog.")
 @click.option("--bottom", is_flag=True, help="To the bottom.")
@@ -209,7 +175,7 @@ def move_cmd(g: Globals, entry_id: int, top: bool, bottom: bool, before: int | N
              as_json=as_json, dry_run=dry_run, if_serial=if_serial)
 
 
-@cli.command("uninstall")
+@click.command("uninstall")
 @click.argument("entry_id", metavar="[ID]", type=int, required=False)
 @click.option("--provider-id", metavar="GUID", help="Remove by provider GUID instead of id.")
 @click.option("--cascade", is_flag=True, help="Removing a base provider also removes the "
@@ -231,7 +197,7 @@ def uninstall_cmd(g: Globals, entry_id: int | None, provider_id: str | None, cas
 
 # --- namespace providers -------------------------------------------------------------------------
 
-@cli.group("namespace")
+@click.group("namespace")
 def namespace_group() -> None:
     """Namespace providers (DNS, NLA, Bluetooth ...): identified by GUID, never layered."""
 
@@ -241,12 +207,13 @@ def namespace_group() -> None:
 @click.pass_obj
 def ns_list_cmd(g: Globals, as_json: bool) -> None:
     """List the namespace providers in order."""
-    from . import winsock as ws
-    from .formats import jsondoc
+    from .. import winsock as ws
+    from ..formats import jsondoc
     f = g.read().file
     cat = f.catalog(g.read_bitnesses(f)[0])
     data = {"catalog": cat.bitness, "serial": f.serial,
-            "namespaces": [jsondoc.namespace_to_json(n, i) for i, n in enumerate(cat.namespaces, 1)]}
+            "namespaces": [jsondoc.namespace_to_json(n, i)
+                           for i, n in enumerate(cat.namespaces, 1)]}
     emit_rows = [[i, n.provider_id, n.name, R.sym(ws.namespace_name(n.namespace), n.namespace),
                   "yes" if n.enabled else "no", n.version, n.path]
                  for i, n in enumerate(cat.namespaces, 1)]
@@ -305,7 +272,7 @@ def ns_reorder_cmd(g: Globals, provider_ids: tuple[str, ...], dry_run: bool,
 
 # --- categories ----------------------------------------------------------------------------------
 
-@cli.group("categories")
+@click.group("categories")
 def categories_group() -> None:
     """LSP categories of installed LSPs (Vista+, WSCSetProviderInfo)."""
 
@@ -322,7 +289,7 @@ def categories_set_cmd(g: Globals, entry_id: int, cats: tuple[str, ...], dry_run
              as_json=as_json, dry_run=dry_run, if_serial=if_serial)
 
 
-@cli.group("app-category")
+@click.group("app-category")
 def app_category_group() -> None:
     """Which LSP categories an application accepts (WSCSetApplicationCategory)."""
 
@@ -359,9 +326,9 @@ def app_remove_cmd(g: Globals, path: str, args: str, dry_run: bool, if_serial: i
 @click.pass_obj
 def app_list_cmd(g: Globals, as_json: bool) -> None:
     """List the categorized applications."""
-    from . import winsock as ws
+    from .. import winsock as ws
     f = g.read().file
-    rows = [{"path": a.path, "args": a.args, "categories": a.categories,
+    rows: list[dict[str, Any]] = [{"path": a.path, "args": a.args, "categories": a.categories,
              "category_names": ws.flag_names(a.categories, ws.LSP_CATEGORIES)[0]}
             for a in f.app_categories]
     if as_json:
@@ -374,41 +341,16 @@ def app_list_cmd(g: Globals, as_json: bool) -> None:
 
 # --- reset, apply -----------------------------------------------------------------------------
 
-@cli.command("reset")
-@click.option("--to", "to", default=store.DEFAULT_CATALOG, show_default=True, metavar="NAME",
+@click.command("reset")
+@click.option("--to", "to", default=shipped.DEFAULT_CATALOG, show_default=True, metavar="NAME",
               help="The shipped catalog to restore (see 'sporder defaults').")
 @_mutating
 @click.pass_obj
 def reset_cmd(g: Globals, to: str, dry_run: bool, if_serial: int | None, as_json: bool) -> None:
     """Like 'netsh winsock reset': restore the default protocol catalogs (removing every LSP and
     third-party provider), keep namespace providers, print what was removed."""
-    store.shipped_path(to)
+    shipped.shipped_path(to)
     run_spec(g, {"command": "reset", "to": to}, as_json=as_json, dry_run=dry_run,
              if_serial=if_serial)
 
 
-@cli.command("apply")
-@click.argument("file", metavar="FILE")
-@_mutating
-@click.pass_obj
-def apply_cmd(g: Globals, file: str, dry_run: bool, if_serial: int | None, as_json: bool) -> None:
-    """Run a TOML list of operations ([[operation]] tables, keys = the commands' long options)
-    as one transaction: all or nothing, one lock, one write, one history record."""
-    from .ops import batch
-    from .formats.catalog_toml import parse_toml
-    data = store.read_bytes(Path(file))
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise CatalogFileError(f"{file}: not UTF-8 text (bad byte at offset {exc.start}).",
-                               code="batch-invalid") from None
-    doc = parse_toml(text, file)
-    ops = doc.get("operation")
-    if not isinstance(ops, list) or set(doc) - {"operation"}:
-        raise CatalogFileError(f"{file}: expected only [[operation]] tables.",
-                               code="batch-invalid")
-
-    def op(f: CatalogFile) -> tuple[CatalogFile, list[Change], dict[str, Any]]:
-        return batch.run_batch(f, ops, bitness=g.bitness, source=file, ctx=_ctx())
-    run_mutation(g, "apply", op, as_json=as_json, dry_run=dry_run, if_serial=if_serial,
-                 summary=f"apply {Path(file).name}: {len(ops)} operations")

@@ -66,6 +66,8 @@ class ProtocolEntry(Record):
     service_flags3: int = 0
     service_flags4: int = 0
     lsp_categories: int = 0                   # LSP_* (meaningful on layered entries, §7)
+    inferred: tuple[str, ...] = ()            # names of fields an import filled in because the
+    #                                           format lacks them (sporder_py.known), () = none
 
     def __init__(self, id: int, kind: Kind, name: str, provider_id: str, path: str, family: int,
                  socket_type: int, protocol: int, protocol_max_offset: int = 0,
@@ -74,7 +76,7 @@ class ProtocolEntry(Record):
                  version: int = 2, byte_order: int = 0, security_scheme: int = 0,
                  message_size: int = 0, provider_reserved: int = 0, service_flags2: int = 0,
                  service_flags3: int = 0, service_flags4: int = 0,
-                 lsp_categories: int = 0) -> None:
+                 lsp_categories: int = 0, inferred: tuple[str, ...] = ()) -> None:
         _set(self, "id", id)
         _set(self, "kind", kind)
         _set(self, "name", name)
@@ -98,6 +100,7 @@ class ProtocolEntry(Record):
         _set(self, "service_flags3", service_flags3)
         _set(self, "service_flags4", service_flags4)
         _set(self, "lsp_categories", lsp_categories)
+        _set(self, "inferred", inferred)
 
     @property
     def chain_len(self) -> int:
@@ -247,9 +250,11 @@ class HistoryRecord(Record):
     serial_before: int
     serial_after: int
     undo_target: int                          # the serial `undo` returns to from serial_after
+    state_sha256: str = ""                    # SHA-256 (hex) of the saved state of serial_before,
+    #                                           "" when none was saved (the file was created)
 
     def __init__(self, time: str, user: str, command: str, summary: str, serial_before: int,
-                 serial_after: int, undo_target: int) -> None:
+                 serial_after: int, undo_target: int, state_sha256: str = "") -> None:
         _set(self, "time", time)
         _set(self, "user", user)
         _set(self, "command", command)
@@ -257,6 +262,7 @@ class HistoryRecord(Record):
         _set(self, "serial_before", serial_before)
         _set(self, "serial_after", serial_after)
         _set(self, "undo_target", undo_target)
+        _set(self, "state_sha256", state_sha256)
 
 
 @record(slots=False)

@@ -120,7 +120,9 @@ def test_generated_catalog_is_valid_and_usable() -> None:
              for k in ("base", "layered", "chain")}
     assert kinds["base"] == meta["bases"] and kinds["layered"] == meta["lsps"]
     assert kinds["chain"] == meta["chains"] and meta["max_chain"] >= 3
-    assert integrity.check(f) == []
+    # (lsp-shadowed, issue 13, is a warning the generator's random targets do produce: an LSP
+    # over the 2nd copy of a base triple is never what socket() picks.)
+    assert [x for x in integrity.check(f) if x.code != "lsp-shadowed"] == []
     # The mutations bench/run.py times succeed on it.
     install_lsp(f, name="Bench", path="C:\\b.dll", provider_id=new_guid(),
                 targets=Targets(over_all=True), bitnesses=["64", "32"])

@@ -62,12 +62,16 @@ def test_literal_fixture() -> None:
     assert first.name == "Sample Proxy : LSP over [MSAFD Tcpip [TCP/IP]]"
     assert (first.socket_type, first.protocol, first.service_flags) == (1, 6, 0x66)
     assert first.path == r"C:\Program Files\Sample Proxy\proxylsp.dll"
-    # No GUID: a chain whose ids are unknown, imported as a base entry with the nil GUID.
-    assert first.kind == "base" and first.provider_id == NIL_GUID
+    # No GUID: a chain whose ids the annotation does not record; its name "X over [Y]" names
+    # one hidden entry X with the same DLL and one entry Y with the same triple, so it is read
+    # as the chain [X, Y] (issue 13, case 5); the GUID stays nil (not recorded).
+    assert first.kind == "chain" and first.chain == (1011, 1003)
+    assert first.provider_id == NIL_GUID and first.inferred[:2] == ("kind", "chain")
+    assert cat.get(1002).kind == "chain" and cat.get(1002).chain == (1011, 1004)
     assert first.lsp_categories == ws.LSP_CATEGORIES["LSP_PROXY"]
-    assert sum("line 1 (entry 1, 'Sample Proxy : LSP over [MSAFD Tcpip [TCP/IP]]')" in w
-               and "chain" in w for w in warnings) == 1
-    assert sum("nil GUID" in w for w in warnings) == 2
+    (note,) = [w for w in warnings if "over [<entry>]" in w]
+    assert "1001 = [1011, 1003]; 1002 = [1011, 1004]" in note and "nil GUID" in note
+    assert not any("imported as a base entry" in w for w in warnings)
     hidden = cat.get(1011)
     assert (hidden.kind, hidden.name, hidden.socket_type) == ("layered", "Sample Proxy : LSP", 0)
     assert hidden.provider_id == "{5A3F1C2E-9B47-4D8E-A1C6-3E2F8B9D0A21}" and hidden.is_hidden
@@ -76,8 +80,13 @@ def test_literal_fixture() -> None:
     hyperv = cat.get(1010)
     assert hyperv.lsp_categories == 0 and hyperv.family == 34          # empty categories field
     assert cat.get(1003).provider_id == "{E70F1AA0-AB8B-11CF-8CA3-00805F48A192}"
-    # The model defaults stand in for what the annotation does not carry.
-    assert cat.get(1006).max_address_length == 16 and cat.get(1006).family == 23
+    # What the annotation does not carry comes from the known Microsoft provider (TCP/IPv6:
+    # 28-byte addresses), for chains from their base; the rest keeps the model defaults.
+    assert cat.get(1006).max_address_length == 28 and cat.get(1006).family == 23
+    assert (raw.protocol_max_offset, raw.message_size) == (255, 32768)
+    assert cat.get(1001).inferred[2:] == ("protocol_max_offset", "message_size",
+                                          "min_address_length", "max_address_length")
+    assert hidden.inferred == () and hidden.max_address_length == 16
 
 
 def test_bare_value_crlf_and_stripped_trailing_space() -> None:

@@ -10,6 +10,7 @@ import pytest
 from sporder_py import winsock as ws
 from sporder_py.errors import CatalogFileError, OperationRefused, UsageError
 from sporder_py.formats import catalog_toml
+from sporder_py.formats.detect import sniff
 from sporder_py.formats.netsh import (
     RULE,
     looks_like_netsh,
@@ -342,14 +343,18 @@ def test_malformed_input_names_the_line(text: str, line: int) -> None:
     assert info.value.message.count(". ") == 0 or "?" in info.value.message
 
 
-def test_chain_naming_an_entry_of_the_other_catalog_is_refused() -> None:
-    # 1031 exists only in the native catalog: a WOW64 chain may not name it.
+def test_chain_naming_an_entry_of_the_other_catalog_loads_as_an_orphan() -> None:
+    # 1031 exists only in the native catalog: the WOW64 half of the LSP was removed.  The two
+    # catalogs are independent (issue 13, case 4): it loads, each WOW64 chain is an orphan with
+    # a warning (it used to be refused with "exists only in the other catalog").
     text = fixture("win10-1607-x64-lsp.txt")
     cut = text.index("Winsock Catalog Provider Entry\n" + RULE + "\nEntry Type:" + " " * 25
                      + "Layered Service Provider (32)")
     text = text[:cut] + text[text.index("Name Space Provider Entry"):]
-    with pytest.raises(CatalogFileError, match="other catalog"):
-        parse_netsh(text, "cross")
+    f, warnings = parse_netsh(text, "cross")
+    assert 1031 not in f.catalog("32") and f.catalog("32").get(1032).chain == (1031, 1006)
+    orphans = [w for w in warnings if "exists only in the other catalog" in w]
+    assert len(orphans) == 3 and all("catalog32" in w and "orphaned" in w for w in orphans)
 
 
 def test_partial_keeps_complete_blocks() -> None:
@@ -382,3 +387,35 @@ def test_active_must_be_0_or_1() -> None:
 def test_overlong_description_is_refused() -> None:
     with pytest.raises(CatalogFileError, match=f"line 6: .*limit is {ws.WSAPROTOCOL_LEN}"):
         parse_netsh(value(6, "x" * 256), "long")
+
+
+# -- issue 15: what netsh prints, and forum-quoted pastes ---------------------------------------
+
+def test_render_prints_the_display_name_of_an_indirect_protocol_name() -> None:
+    """WSCEnumProtocols (and so netsh) resolves ``@dll,-id``; a namespace's Description is
+    printed as stored (a Windows 11 netsh printed the NLA provider's indirect string)."""
+    f = shipped(ROOT / "catalogs" / "windows-11.toml")
+    cat = f.catalog("64")
+    stored = r"@%SystemRoot%\System32\mswsock.dll,-60200"
+    g = f.with_catalog(cat.with_protocols([replace(cat.protocols[0], name=stored),
+                                           *cat.protocols[1:]]))
+    text = render_netsh(g, ["64"])
+    assert text.startswith(TCP6_BLOCK)                  # "MSAFD Tcpip [TCP/IPv6]"
+    assert stored not in text
+    assert "Description:                        @%SystemRoot%\\system32\\nlasvc.dll,-1000\n" in text
+    unknown = r"@%SystemRoot%\System32\vendor.dll,-5"    # no known text: printed as stored
+    h = f.with_catalog(cat.with_protocols([replace(cat.protocols[0], name=unknown)]))
+    assert f"Description:                        {unknown}\n" in render_netsh(h, ["64"])
+
+
+@pytest.mark.parametrize("indent", ["  ", "   ", "    ", "\t"], ids=repr)
+def test_a_paste_indented_as_forums_quote_it_is_read(indent: str) -> None:
+    for name in ("win10-1607-x64-lsp.txt", "win11-x64-zhcn.txt", "win-x86-ifs-lsp.txt"):
+        text = fixture(name)
+        quoted = "".join(indent + line for line in text.splitlines(keepends=True))
+        assert looks_like_netsh(quoted) and sniff(quoted.encode("utf-8")) == "netsh"
+        assert parse_netsh(quoted, name) == parse_netsh(text, name)
+    # Console noise quoted too, CR LF, and blank lines that keep their indentation.
+    raw = (DATA / "win10-console-noise-crlf.txt").read_text(encoding="utf-8")
+    quoted = "\r\n".join(indent + line for line in raw.split("\r\n"))
+    assert parse_netsh(quoted, "pb10")[0].catalog("64").ids == [1001, 1006, 1007]

@@ -119,7 +119,7 @@ def test_sizes_other_than_888_and_1016_warn_but_decode(vsock_blob: bytes) -> Non
     assert len(w) == 2 and "key 7" in w[0] and "900 bytes" in w[0] and "key 8" in w[1]
 
 
-_ids = st.integers(0, ws.DWORD_MAX)
+_ids = st.integers(1, ws.DWORD_MAX)      # id 0 is refused: an empty or damaged blob
 _ints = st.integers(ws.INT_MIN, ws.INT_MAX)
 
 
@@ -221,3 +221,12 @@ def test_shipped_catalog_entries_round_trip() -> None:
             for e in cat.protocols:   # LSP categories are not part of the blob
                 assert decode_packed(encode_packed(e), path.name) == e.with_changes(
                     lsp_categories=0)
+
+
+def test_an_all_zero_blob_is_refused_naming_the_key() -> None:
+    """Issue 12, item 14: an all-zero PackedCatalogItem imported as entry id 0."""
+    with pytest.raises(CatalogFileError) as info:
+        decode_packed(bytes(PACKED_SIZE), "Catalog_Entries64\\000000000007", [])
+    assert info.value.message == ("Catalog_Entries64\\000000000007: PackedCatalogItem has "
+                                  "catalog entry id 0 (an empty or damaged entry).")
+    assert info.value.exit_code == 3

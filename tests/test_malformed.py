@@ -1,5 +1,10 @@
 """A corpus of malformed catalog files (tests/data/malformed, each naming the message it must
-produce in its first line): exit 3, one sentence naming the place, no traceback, file untouched."""
+produce in its first line): exit 3, one sentence naming the place, no traceback, file untouched.
+
+And the broken-but-real states (tests/data/broken): they load with a warning, so that doctor can
+report and repair them.  ``19-chain-other-catalog.toml`` moved from the first corpus to the second
+(issue 13, case 4: the two catalogs are independent; a chain whose top layer exists only in the
+other catalog is an orphan, not an unreadable file)."""
 
 import hashlib
 from pathlib import Path
@@ -9,6 +14,8 @@ import pytest
 from conftest import run_sub
 
 CORPUS = sorted((Path(__file__).parent / "data" / "malformed").iterdir())
+BROKEN = sorted(p for p in (Path(__file__).parent / "data" / "broken").iterdir()
+                if p.suffix == ".toml")
 
 
 def expected(path: Path) -> str:
@@ -54,3 +61,33 @@ def test_malformed_catalog_in_a_real_process(path, tmp_path):
     target.write_bytes(path.read_bytes())
     r = run_sub("--catalog", target, "list")
     assert r.code == 3 and "Traceback" not in r.err and r.out == ""
+
+
+def test_the_refused_corpus_no_longer_holds_the_cross_catalog_chain():
+    assert not any("other-catalog" in p.name for p in CORPUS)
+    assert [p.name for p in BROKEN] == ["chain-top-only-in-other-catalog.toml"]
+
+
+@pytest.mark.parametrize("path", BROKEN, ids=[p.name for p in BROKEN])
+def test_broken_catalog_loads_with_a_warning(cli, path, tmp_path):
+    first = path.read_bytes().split(b"\n", 1)[0].decode()
+    assert first.startswith("# expect warning: ")
+    needle = first[len("# expect warning: "):]
+    target = tmp_path / path.name
+    target.write_bytes(path.read_bytes())
+    before = digest(target)
+    r = cli("--catalog", target, "list", "--json")
+    assert r.code == 0, r.err
+    assert [e["id"] for e in r.json["data"]["entries"]] == [1001, 1002]
+    warnings = [line for line in r.err.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and needle in warnings[0] and "orphaned" in warnings[0], r.err
+    assert "catalog64 protocol #2 (id 1002)" in warnings[0] and str(target) in warnings[0]
+    assert digest(target) == before
+    # The chain's top layer 1005 is not in its own catalog: an orphan, which doctor reports.
+    from sporder_py.formats import catalog_toml
+    from sporder_py.integrity import check
+    f, _ = catalog_toml.loads(path.read_text(encoding="utf-8"), path.name)
+    found = [(x.code, x.catalog, x.id) for x in check(f)]
+    assert ("orphaned-chain", "64", 1002) in found
+    r = cli("--catalog", target, "doctor")
+    assert r.code == 1 and "1002" in r.out + r.err

@@ -29,7 +29,7 @@ def _sample_values(cls: type) -> list[object]:
     if cls is model.WskRange:
         return [0x0100, 0x0203, True]
     if cls is location.Location:
-        return ["/some/catalog.toml", "option"]
+        return ["/some/catalog.toml", "option", "/real/catalog.toml"]
     return [f"value-{i}-{f.name}" for i, f in enumerate(dataclasses.fields(cls))]
 
 

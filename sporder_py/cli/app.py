@@ -47,8 +47,8 @@ class Globals:
     def read(self, *, any_format: bool = True) -> reading.Loaded:
         loaded = reading.load(self.location, any_format=any_format)
         if loaded.fmt == "shipped":
-            R.err(f"sporder: note: {self.location.path} does not exist yet; showing the shipped "
-                  f"{shipped.DEFAULT_CATALOG} default catalog.")
+            R.err(f"sporder: note: {R.safe(self.location.path)} does not exist yet; showing the "
+                  f"shipped {shipped.DEFAULT_CATALOG} default catalog.")
         for w in loaded.warnings:
             R.warn(w)
         return loaded
@@ -181,7 +181,8 @@ def all_commands() -> dict[str, click.Command]:
 @click.option("--bitness", type=click.Choice(["64", "32", "both"]), default=None,
               help="Which catalog: reads default to the native (64) one; installs and "
                    "uninstalls default to every catalog the file has.")
-@click.option("--lock-timeout", type=click.FloatRange(min=0), default=atomic.DEFAULT_LOCK_TIMEOUT,
+@click.option("--lock-timeout", type=click.FloatRange(min=0, max=atomic.MAX_LOCK_TIMEOUT),
+              default=atomic.DEFAULT_LOCK_TIMEOUT,
               envvar="SPORDER_LOCK_TIMEOUT", show_default=True, metavar="SECONDS",
               help="How long a writer waits for the catalog lock (env SPORDER_LOCK_TIMEOUT).")
 @click.version_option(__version__, prog_name="sporder")
@@ -222,6 +223,17 @@ def error_text(exc: SporderError) -> str:
     return msg
 
 
+def _check_text(args: list[str]) -> None:
+    """Arguments are UTF-8 text: bytes that are not (decoded by Python as lone surrogates) would
+    fail later, when the catalog or its history is written (issue 12, item 7)."""
+    for n, arg in enumerate(args, 1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UsageError(f"argument {n} ({R.safe(arg)}) is not valid UTF-8 text; sporder "
+                             "takes its arguments in UTF-8.", code="bad-encoding") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     _ARGS[:] = args
@@ -229,15 +241,16 @@ def main(argv: list[str] | None = None) -> int:
     command = next((a for a in args if not a.startswith("-") and
                     a in COMMANDS), "sporder")
     try:
+        _check_text(args)
         cli.main(args=args, prog_name="sporder", standalone_mode=False)
         return 0
     except _Reported as rep:
-        R.err(f"sporder: error: {error_text(rep.error)}")
+        R.err(f"sporder: error: {R.safe(error_text(rep.error))}")
         return rep.error.exit_code
     except SporderError as exc:
         if as_json:
             R.out(R.envelope(command, None, {**exc.to_json(), "message": error_text(exc)}))
-        R.err(f"sporder: error: {error_text(exc)}")
+        R.err(f"sporder: error: {R.safe(error_text(exc))}")
         return exc.exit_code
     except click.exceptions.NoArgsIsHelpError as exc:
         exc.show()

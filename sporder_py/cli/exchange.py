@@ -10,8 +10,9 @@ import click
 
 from .. import render as R
 from .._record import replace
+from ..errors import CatalogFileError
 from ..model import CatalogFile, Change
-from ..store import atomic, reading
+from ..store import atomic, location, reading
 from .app import Globals, dry_run_option, json_option
 from .mutation import run_mutation
 
@@ -36,8 +37,8 @@ def import_cmd(g: Globals, file: str, fmt: str | None, partial: bool, dry_run: b
     from ..diff import diff_files
     from ..formats import detect
     path = Path(file)
-    imported, warnings, found = detect.parse(reading.read_bytes(path), file, fmt=fmt, path=path,
-                                             partial=partial)
+    imported, warnings, found = detect.parse(reading.read_bytes(path, "file"), file, fmt=fmt,
+                                             path=path, partial=partial)
     for w in warnings:
         R.warn(w)
 
@@ -61,6 +62,13 @@ def import_cmd(g: Globals, file: str, fmt: str | None, partial: bool, dry_run: b
 @click.pass_obj
 def export_cmd(g: Globals, fmt: str, output: str | None, as_json: bool) -> None:
     """Write the catalog as netsh text, a regedit .reg file, JSON or TOML."""
+    if output:
+        what = location.belongs_to(g.location, output)
+        if what is not None:
+            raise CatalogFileError(f"{output} is {what} of {g.location.path}; export does not "
+                                   "write there (the catalog changes only through 'sporder "
+                                   "import', which records and locks the write).",
+                                   code="output-is-catalog")
     f = g.read().file
     bits = g.read_bitnesses(f, allow_both=True) if g.bitness else f.bitnesses
     sub = replace(f, catalogs={b: f.catalogs[b] for b in bits})

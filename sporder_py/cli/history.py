@@ -35,17 +35,22 @@ def init_cmd(g: Globals, source: str, force: bool, dry_run: bool, if_serial: int
         start = shipped.load_shipped(source)
     else:
         from ..formats import detect
-        data = reading.read_bytes(source)
-        start = detect.parse(data, source, path=source)[0]
+        data = reading.read_bytes(source, "file")
+        start, warnings, _ = detect.parse(data, source, path=source)
+        for w in warnings:                  # the same warnings as 'import' prints
+            R.warn(w)
     loc = g.location
     location.check_path(loc.path)
+    exists = OperationRefused(f"{loc.path} already exists; use --force to overwrite it (its "
+                              "history is kept, so 'sporder undo' can bring it back).",
+                              code="exists")
     if os.path.lexists(loc.path) and not force:
-        raise OperationRefused(f"{loc.path} already exists; use --force to overwrite it "
-                               "(its history is kept, so 'sporder undo' can bring it back).",
-                               code="exists")
+        raise exists
     fresh = replace(start, serial=0, history=())
 
     def op(before: CatalogFile) -> tuple[CatalogFile, list[Change]]:
+        if before is not fresh and not force:
+            raise exists          # created by another writer since the check above (item 4)
         after = replace(start, serial=before.serial, history=before.history)
         changes = diff_files(before, after) if before is not fresh else [
             Change("add", b, e.id, e.name) for b in after.bitnesses
@@ -91,7 +96,7 @@ def undo_cmd(g: Globals, steps: int, dry_run: bool, if_serial: int | None,
 
     def op(before: CatalogFile) -> tuple[CatalogFile, list[Change]]:
         target = history.undo_plan(before, steps)
-        after = history.restore(before, history.load_state(loc, target))
+        after = history.restore(before, history.load_state(loc, before, target))
         targets["serial"] = target
         return after, diff_files(before, after) or [
             Change("update", "", None, "undo", detail=f"state of serial {target} is identical")]
@@ -116,7 +121,7 @@ def apply_cmd(g: Globals, file: str, dry_run: bool, if_serial: int | None, as_js
     as one transaction: all or nothing, one lock, one write, one history record."""
     from ..formats.catalog_toml import parse_toml
     from ..ops import batch
-    data = reading.read_bytes(Path(file))
+    data = reading.read_bytes(Path(file), "apply file")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -104,13 +104,16 @@ def show_cmd(g: Globals, entry_id: int, as_json: bool) -> None:
         if e.service_flags2 or e.service_flags3 or e.service_flags4:
             rows.append(("Service flags 2..4",
                          f"{e.service_flags2:#x} {e.service_flags3:#x} {e.service_flags4:#x}"))
+        if e.inferred:      # filled in on import because the format lacks them (issue 13)
+            from ..known import explain
+            rows.append(("Inferred fields", f"{', '.join(e.inferred)} ({explain(e)})"))
         width = max(len(k) for k, _ in rows) + 2
         for k, v in rows:
-            R.out(f"{k + ':':<{width}}{v}")
+            R.out(f"{k + ':':<{width}}{R.safe(str(v))}")
         if e.kind != "layered":
             R.out("Chain (top layer to base provider):")
             for i, x in zip(e.chain_ids, stack, strict=True):
-                R.out(f"  {i}  " + (f"{x.kind}  {x.name}  {x.path}" if x else
+                R.out(f"  {i}  " + (f"{x.kind}  {R.safe(x.name)}  {R.safe(x.path)}" if x else
                                     "(missing: no entry has this id)"))
     emit(as_json, "show", data, human)
 
@@ -179,7 +182,7 @@ def resolve_cmd(g: Globals, af: str, type_: str, protocol: str, explain: bool,
             R.out()
         e = res.entry
         assert e is not None
-        R.out(f"socket({R.triple_text(*res.request)}) -> {e.id} {e.name}")
+        R.out(f"socket({R.triple_text(*res.request)}) -> {e.id} {R.safe(e.name)}")
         if res.effective and res.effective != res.request:
             R.out(f"  the socket reports ({R.triple_text(*res.effective)})")
         R.out("  layer stack (top layer to base provider):")
@@ -187,7 +190,8 @@ def resolve_cmd(g: Globals, af: str, type_: str, protocol: str, explain: bool,
             extra = ""
             if loads is not None:
                 extra = "  loads" if loads[i][2] else "  NOT loaded into this application"
-            R.out(f"    {cid}  " + (f"{x.name}  {x.path}{extra}" if x else "(missing entry)"))
+            R.out(f"    {cid}  " + (f"{R.safe(x.name)}  {R.safe(x.path)}{extra}" if x
+                                    else "(missing entry)"))
     emit(as_json, "resolve", data, human)
 
 

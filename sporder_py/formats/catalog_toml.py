@@ -6,12 +6,12 @@ with a header comment, so that loading and saving an unchanged file gives identi
 Defects that refuse the file (exit 3): wrong types, unknown keys, an unknown or newer format,
 duplicate ids in a catalog, ids >= next_entry_id (entry ids and chain ids), a chain entry whose
 ``chain`` is missing, shorter than 2, longer than 7 (MAX_PROTOCOL_CHAIN), repeats an id or names
-itself, a ``chain`` on a base or layered entry, a chain id present only in the *other* catalog,
-names over 255 characters (WSAPROTOCOL_LEN), paths over 259 (MAX_PATH - 1), NUL characters,
-malformed GUIDs, integers outside their C type (DWORD or int).
+itself, a ``chain`` on a base or layered entry, names over 255 characters (WSAPROTOCOL_LEN),
+paths over 259 (MAX_PATH - 1), NUL characters, malformed GUIDs, integers outside their C type
+(DWORD or int), a bad ``inferred`` list.
 Defects that load with a warning (real catalogs have them; ``doctor`` reports them): a chain id
-that names no entry in either catalog (an orphan left by an uninstall), and duplicate namespace
-provider GUIDs.
+naming no entry of its own catalog (an orphan left by an uninstall, or by removing one half of
+an LSP: the two catalogs are independent), and duplicate namespace provider GUIDs.
 """
 
 from __future__ import annotations
@@ -86,6 +86,12 @@ def _check_str(w: _Where, name: str, value: Any, limit: int | None = None) -> st
         raise w.fail(f"must be a string, not {_tname(value)}.", name)
     if "\x00" in value:
         raise w.fail("contains a NUL character.", name)
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:    # a lone surrogate (JSON "\ud800"), never text
+            raise w.fail(f"is not valid Unicode text (a lone surrogate at character "
+                         f"{exc.start + 1}).", name) from None
     if limit is not None and len(value) > limit:
         raise w.fail(f"is {len(value)} characters long; the limit is {limit}.", name)
     return value
@@ -168,7 +174,9 @@ _PROTO_REQUIRED = {"id", "kind", "name", "provider_id", "path", "family", "socke
 _PROTO_OPTIONAL = {"protocol_max_offset", "min_address_length", "max_address_length",
                    "service_flags", "provider_flags", "chain", "version", "byte_order",
                    "security_scheme", "message_size", "provider_reserved", "service_flags2",
-                   "service_flags3", "service_flags4", "lsp_categories"}
+                   "service_flags3", "service_flags4", "lsp_categories", "inferred"}
+# What ``inferred`` may name: the entry's fields (an import fills in what its format lacks).
+INFERABLE = frozenset(ProtocolEntry.__dataclass_fields__) - {"id", "inferred"}
 _INT_FIELDS = {"protocol_max_offset": INT, "min_address_length": INT, "max_address_length": INT,
                "version": INT, "byte_order": INT, "security_scheme": INT, "message_size": DWORD,
                "provider_reserved": DWORD, "service_flags2": DWORD, "service_flags3": DWORD,
@@ -226,6 +234,14 @@ def _protocol(w: _Where, raw: Mapping[str, Any]) -> ProtocolEntry:
         values["chain"] = ids
     elif "chain" in raw:
         raise w.fail(f"is only allowed on chain entries, and this entry is {kind}.", "chain")
+    inferred = raw.get("inferred", [])                  # fields an import filled in
+    if not isinstance(inferred, list) or not all(isinstance(v, str) for v in inferred):
+        raise w.fail(f"must be a list of field names, not {_tname(inferred)}.", "inferred")
+    bad = [v for v in inferred if v not in INFERABLE]
+    if bad or len(set(inferred)) != len(inferred):
+        raise w.fail(f"names {ws.shown(bad[0])}, which is not a field of a protocol entry."
+                     if bad else "names the same field twice.", "inferred")
+    values["inferred"] = tuple(inferred)
     return ProtocolEntry(**values)
 
 
@@ -300,12 +316,24 @@ def _cross_checks(w: _Where, f: CatalogFile, warnings: list[str]) -> None:
                 if cid >= f.next_entry_id:
                     raise w.fail(f"names id {cid}, which is not below next_entry_id "
                                  f"{f.next_entry_id} and so was never assigned.", "chain")
-                if any(cid in o for o in other):
-                    raise w.fail(f"names id {cid}, which exists only in the other catalog; "
-                                 "a chain may only name entries of its own catalog.", "chain")
+                if any(cid in o for o in other):   # independent catalogs (issue 13, case 4)
+                    warnings.append(f"{w.source}: {w.place}: chain names id {cid}, which exists "
+                                    "only in the other catalog, so the chain is orphaned (see "
+                                    "'sporder doctor').")
+                    continue
                 warnings.append(f"{w.source}: {w.place}: chain names id {cid}, which is not in "
                                 "the catalog (an orphaned chain; see 'sporder doctor').")
     w.place = ""
+
+
+_DIGEST_RE = re.compile(r"[0-9a-f]{64}")
+
+
+def _check_digest(w: _Where, name: str, value: Any) -> str:
+    text = _check_str(w, name, value, 64)
+    if text and not _DIGEST_RE.fullmatch(text):
+        raise w.fail("is not a SHA-256 digest (64 lower-case hex digits).", name)
+    return text
 
 
 def _history(w: _Where, raw: Any) -> tuple[HistoryRecord, ...]:
@@ -315,14 +343,25 @@ def _history(w: _Where, raw: Any) -> tuple[HistoryRecord, ...]:
         t = _need_table(w, item, "a history record")
         keys = {"time", "user", "command", "summary", "serial_before", "serial_after",
                 "undo_target"}
-        _check_keys(w, t, keys, keys)
-        out.append(HistoryRecord(
+        _check_keys(w, t, keys | {"state_sha256"}, keys)
+        rec = HistoryRecord(
             _check_str(w, "time", t["time"], 64), _check_str(w, "user", t["user"], 256),
             _check_str(w, "command", t["command"], 4096),
             _check_str(w, "summary", t["summary"], 4096),
             _check_int(w, "serial_before", t["serial_before"], DWORD),
             _check_int(w, "serial_after", t["serial_after"], DWORD),
-            _check_int(w, "undo_target", t["undo_target"], DWORD)))
+            _check_int(w, "undo_target", t["undo_target"], DWORD),
+            _check_digest(w, "state_sha256", t.get("state_sha256", "")))
+        # Every write moves the serial forward and undo only goes back: a record whose target is
+        # not below its own serial (or whose serial does not grow) would make undo walk in a
+        # circle, so the file is refused instead (issue 12, item 9).
+        if rec.serial_after <= rec.serial_before:
+            raise w.fail(f"serial_after {rec.serial_after} is not above serial_before "
+                         f"{rec.serial_before}.", "serial_after")
+        if rec.undo_target >= rec.serial_after:
+            raise w.fail(f"undo_target {rec.undo_target} is not below serial_after "
+                         f"{rec.serial_after}.", "undo_target")
+        out.append(rec)
     w.place = ""
     return tuple(out)
 
@@ -477,6 +516,8 @@ def protocol_to_dict(e: ProtocolEntry) -> dict[str, Any]:
         value = getattr(e, name)
         if value != default:
             d[name] = value
+    if e.inferred:
+        d["inferred"] = list(e.inferred)
     return d
 
 
@@ -517,7 +558,8 @@ def to_dict(f: CatalogFile) -> dict[str, Any]:
     if f.history:
         d["history"] = [{"time": h.time, "user": h.user, "command": h.command,
                          "summary": h.summary, "serial_before": h.serial_before,
-                         "serial_after": h.serial_after, "undo_target": h.undo_target}
+                         "serial_after": h.serial_after, "undo_target": h.undo_target,
+                         **({"state_sha256": h.state_sha256} if h.state_sha256 else {})}
                         for h in f.history]
     return d
 

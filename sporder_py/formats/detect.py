@@ -52,6 +52,13 @@ def sniff(data: bytes) -> str | None:
         return "reg"
     if head.startswith("{"):
         return "json"
+    if head.startswith("["):
+        # A TOML table header is "[name]" or "[[name]]"; a JSON array holds a value: a bracket,
+        # a brace, a string, a number or a literal after its opening brackets.
+        rest = head.lstrip("[ \t\r\n")
+        if rest[:1] in ("", "{", "]", '"', "-") or rest[:1].isdigit() or re.match(
+                r"(true|false|null)\s*[,\]]", rest):
+            return "json"
     # The substring test first: compiling and running the title pattern on every TOML read costs
     # start-up time (rule 6); only text that names a netsh block title pays for the pattern.
     if any(title in text for title in _NETSH_TITLES) and _netsh_title().search(text):

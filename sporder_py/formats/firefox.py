@@ -20,12 +20,17 @@ Choices (each is tested):
 * **Kind.** An entry with a GUID has ChainLen <= 1: it is ``layered`` when PFL_HIDDEN is set and
   the socket type is 0 (the hidden entry an LSP installer creates, winsock-semantics §1.2),
   ``base`` otherwise.  An entry without a GUID is a protocol chain whose ids the annotation does
-  not record; the model cannot hold a chain without its ids, so it is imported as a ``base``
-  entry with the nil GUID and a warning naming it.
+  not record.  Where its name reads as instlsp's ``"<LSP> over [<entry below>]"`` and names
+  exactly one hidden entry (same DLL path) and one entry below it (same triple), it becomes a
+  chain entry ``[hidden id, *chain of the entry below]`` with ``inferred = ("kind", "chain")``
+  (``_infer_chains``); otherwise the model cannot hold it as a chain, so it is imported as a
+  ``base`` entry.  Either way it keeps the nil GUID (not recorded), and a warning says which.
 * **Bitness.** The entries form the native ``"64"`` catalog.  (The annotation does not say
   whether the Firefox process was 32- or 64-bit, i.e. which catalog it enumerated.)
 * **Not carried:** address lengths, iProtocolMaxOffset, dwMessageSize and the other
-  WSAPROTOCOL_INFOW fields get the model defaults; an empty path (WSCGetProviderPath failed) is
+  WSAPROTOCOL_INFOW fields get the model defaults, except that ``sporder_py.known`` fills in the
+  first four for the well-known Microsoft providers and the chain entries over them (listed in
+  each entry's ``inferred`` and in the warnings); an empty path (WSCGetProviderPath failed) is
   kept empty, with a warning; empty categories (WSCGetProviderInfo unavailable) read as 0.
 """
 
@@ -34,6 +39,7 @@ from __future__ import annotations
 import re
 
 from .. import winsock as ws
+from .._record import replace
 from ..errors import CatalogFileError
 from ..model import Catalog, CatalogFile, Kind, ProtocolEntry
 from .catalog_toml import normalize_guid
@@ -47,6 +53,10 @@ _DECIMAL = re.compile(r"-?[0-9]{1,20}")
 _HEX = re.compile(r"0[xX][0-9a-fA-F]+")
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _LINE_SPLIT = re.compile(r"\r\n|\r|\n")
+_OVER = re.compile(r" over \[")
+# What an annotation line does not carry and ``known.complete`` may fill in (the ids, chains and
+# the other WSAPROTOCOL_INFOW fields are not carried either; see the module docstring).
+NOT_CARRIED = ("protocol_max_offset", "message_size", "min_address_length", "max_address_length")
 
 
 def _lines(text: str) -> list[str]:
@@ -113,6 +123,7 @@ def parse_firefox(text: str, source: str) -> tuple[CatalogFile, list[str]]:
                                code="firefox-invalid")
     warnings: list[str] = []
     entries: list[ProtocolEntry] = []
+    chainless: set[int] = set()                 # line numbers of the entries without a GUID
     for n, raw in enumerate(lines, 1):
         line = _Line(source, n, raw)
         if len(line.name) > ws.WSAPROTOCOL_LEN:
@@ -131,9 +142,7 @@ def parse_firefox(text: str, source: str) -> tuple[CatalogFile, list[str]]:
         kind: Kind = "base"
         if not guid_text:
             guid = NIL_GUID
-            warnings.append(f"{source}: line {n} (entry {n}, {line.name!r}) has no provider GUID, "
-                            "so it is a protocol chain whose layer ids the annotation does not "
-                            "record; it was imported as a base entry with the nil GUID.")
+            chainless.add(n)
         else:
             found = normalize_guid(guid_text) if _GUID.fullmatch(guid_text) else None
             if found is None:
@@ -151,12 +160,82 @@ def parse_firefox(text: str, source: str) -> tuple[CatalogFile, list[str]]:
             service_flags=service_flags, provider_flags=provider_flags, version=version,
             lsp_categories=categories))
     last = ws.FIRST_CATALOG_ENTRY_ID + len(entries) - 1
-    warnings.append(f"{source}: the annotation carries no catalog ids, address lengths or "
-                    f"protocol chains; ids {ws.FIRST_CATALOG_ENTRY_ID}-{last} were assigned in "
-                    "catalog order and the other fields set to the defaults.")
+    warnings.append(f"{source}: the annotation carries no catalog ids, address lengths, "
+                    "protocol max offset, message size or protocol chains; ids "
+                    f"{ws.FIRST_CATALOG_ENTRY_ID}-{last} were assigned in catalog order and the "
+                    "other fields set to the defaults except where inferred below.")
+    entries, chain_notes = _infer_chains(entries, chainless)
+    for n, e in enumerate(entries, 1):
+        if n in chainless and e.kind != "chain":
+            warnings.append(f"{source}: line {n} (entry {n}, {e.name!r}) has no provider GUID, "
+                            "so it is a protocol chain whose layer ids the annotation does not "
+                            "record, and its name does not name one hidden entry and one entry "
+                            "below it unambiguously; it was imported as a base entry with the "
+                            "nil GUID.")
+    warnings += [f"{source}: {note}" for note in chain_notes]
     f = CatalogFile(catalogs={"64": Catalog("64", tuple(entries))}, next_entry_id=last + 1,
                     serial=1, description=DESCRIPTION)
-    return f, warnings
+    from ..known import complete
+    f, inferred = complete(f, NOT_CARRIED, source)
+    return f, warnings + inferred
+
+
+def _over(name: str) -> list[tuple[str, str]]:
+    """Every way to read ``name`` as instlsp's ``"<LSP> over [<entry below>]"``."""
+    if not name.endswith("]"):
+        return []
+    return [(name[:m.start()], name[m.end():-1]) for m in _OVER.finditer(name)]
+
+
+def _infer_chains(entries: list[ProtocolEntry], chainless: set[int],
+                  ) -> tuple[list[ProtocolEntry], list[str]]:
+    """Turn the GUID-less ``"X over [Y]"`` entries into chain entries where the names say so
+    unambiguously: exactly one layered (hidden) entry is named X and has the entry's DLL path
+    (a chain entry carries its top layer's DLL), and exactly one other non-layered entry is
+    named Y and has the entry's (family, type, protocol).  The chain is X's hidden id followed
+    by Y's chain (``[X, Y]`` over a base Y, ``[X, A, B]`` over a chain ``[A, B]``); a Y that is
+    itself such an entry is resolved first.  Everything else is left as it is."""
+    by_line = dict(enumerate(entries, 1))
+    chains: dict[int, tuple[int, ...] | None] = {}
+
+    def chain_of(n: int, seen: frozenset[int]) -> tuple[int, ...] | None:
+        if n in chains:
+            return chains[n]
+        if n in seen:
+            return None                                # names that go round in a circle
+        e = by_line[n]
+        found: list[tuple[int, ...]] = []
+        for lsp, below in _over(e.name):
+            hidden = [h for h in entries if h.kind == "layered" and h.name == lsp
+                      and h.path.lower() == e.path.lower()]
+            under = [m for m, u in by_line.items() if m != n and u.kind != "layered"
+                     and u.name == below and u.triple == e.triple]
+            if len(hidden) != 1 or len(under) != 1:
+                continue
+            rest = (chain_of(under[0], seen | {n}) if under[0] in chainless
+                    else by_line[under[0]].chain_ids)
+            if rest is None:
+                continue
+            chain = (hidden[0].id, *rest)
+            if len(chain) <= ws.MAX_PROTOCOL_CHAIN and len(set(chain)) == len(chain):
+                found.append(chain)
+        chains[n] = found[0] if len(found) == 1 else None
+        return chains[n]
+
+    out = list(entries)
+    made: list[str] = []
+    for n in sorted(chainless):
+        chain = chain_of(n, frozenset())
+        if chain is not None:
+            out[n - 1] = replace(out[n - 1], kind="chain", chain=chain, inferred=("kind", "chain"))
+            made.append(f"{out[n - 1].id} = [{', '.join(map(str, chain))}]")
+    notes = []
+    if made:
+        notes.append(f"the entries without a provider GUID named '<LSP> over [<entry>]' were read "
+                     f"as chain entries of that LSP's hidden entry over that entry: "
+                     f"{'; '.join(made)} (kind and chain inferred; their provider GUID is not "
+                     "recorded, so they keep the nil GUID).")
+    return out, notes
 
 
 def looks_like_firefox(text: str) -> bool:

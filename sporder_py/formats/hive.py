@@ -17,6 +17,7 @@ read (for a CLI to print) and carries the raw subtree and the namespace catalog'
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,9 @@ def read_hive_catalog(path: str | Path, source: str,
                                "'regf').", code="hive-invalid")
     try:
         from regipy.registry import RegistryHive
+        # regipy logs its own lines about damage; sporder says it in one sentence instead
+        # (issue 12, item 14), so the library's logging is silenced.
+        logging.getLogger("regipy").setLevel(logging.CRITICAL + 1)
     except ImportError:
         raise CatalogFileError(f"{source}: reading a registry hive needs the regipy package; "
                                f"install it with {INSTALL_HINT}.", code="hive-unsupported") \

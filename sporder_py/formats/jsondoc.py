@@ -34,6 +34,8 @@ def entry_to_json(e: ProtocolEntry, position: int | None) -> dict[str, Any]:
     if e.service_flags2 or e.service_flags3 or e.service_flags4:
         out.update(service_flags2=e.service_flags2, service_flags3=e.service_flags3,
                    service_flags4=e.service_flags4)
+    if e.inferred:            # fields an import filled in (sporder_py.known); absent when none
+        out["inferred"] = list(e.inferred)
     return out
 
 

@@ -4,9 +4,10 @@ Reading (``parse_netsh``) accepts what real listings look like: console noise be
 block (version banner, copyright line, prompt, the bare command) is skipped; blocks are separated
 by one or more blank lines; a field line is "label, colon, run of spaces, value", never a fixed
 column, so English and Simplified Chinese (zh-CN) listings both read (CJK padding differs per
-label); CR LF line ends and a UTF-8 byte-order mark are accepted.  Trailing white space is removed
-from every line (netsh never ends a line with one, pasted sessions often do), so a description
-that really ends in spaces loses them; leading spaces of a value are padding and are dropped too.
+label); CR LF line ends and a UTF-8 byte-order mark are accepted.  White space is removed from
+both ends of every line: netsh never ends a line with one (pasted sessions often do) nor starts
+one with it (forum quotes indent every line by a few spaces or a tab), so a description that
+really ends in spaces loses them; leading spaces of a value are padding and are dropped too.
 
 Choices where the reference is silent (each is tested):
 
@@ -30,11 +31,18 @@ Choices where the reference is silent (each is tested):
   PFL_MATCHES_PROTOCOL_ZERO are lost), dwMessageSize, iNetworkByteOrder, iSecurityScheme,
   dwProviderReserved, dwServiceFlags2..4, the LSP categories, and a namespace provider's DLL path,
   address family, StoresServiceClassInfo and ProviderInfo -- get the model defaults (path ``""``);
-  a warning says so.  Counters: next_entry_id = highest id seen (entries and chains) + 1, serial 1.
+  a warning says so.  Except: ``sporder_py.known`` fills in provider flags, max offset and message
+  size of the entries that are well-known Microsoft providers (matched by provider GUID, triple
+  and DLL path), of chain entries over them, and PFL_HIDDEN on layered entries; each entry lists
+  those fields in ``inferred`` and the warnings name them.  Counters: next_entry_id = highest id
+  seen (entries and chains) + 1, serial 1.
 * ``partial=True`` keeps the complete blocks and turns each block that lacks required fields
   (a truncated paste) into a warning; bad values are errors either way.
 
 Writing (``render_netsh``) produces exactly the English format: the title, a rule of 54 ``-``,
+the Description of a protocol entry as netsh prints it (WSCEnumProtocols resolves an indirect
+``@dll,-id`` name to its display text, ``names.display_name``; a namespace's Description is
+printed as stored, as a Windows 11 netsh printed the NLA provider's ``@...nlasvc.dll,-1000``),
 labels padded so values start at column 37, Service Flags as ``0x`` + lower-case hex, the unpadded
 ``Protocol Chain: a : b`` line for chains only, `` (32)`` on the Entry Type of the 32-bit
 catalog, one blank line after every block; the catalogs in order (64, then 32), then the
@@ -58,6 +66,7 @@ from ..model import (
     ProtocolEntry,
     kind_for_chain_len,
 )
+from ..names import display_name
 from .catalog_toml import from_dict, normalize_guid, to_dict
 
 PROTOCOL_TITLE = "Winsock Catalog Provider Entry"
@@ -67,6 +76,11 @@ LABEL_COLUMNS = 36                  # label + colon + padding; values start at c
 WOW64_SUFFIX = "(32)"
 CHAIN_LABEL = "Protocol Chain"
 DESCRIPTION = "imported from netsh text"
+# The WSAPROTOCOL_INFOW fields a protocol block does not print (``known.complete`` fills them in
+# where the entry is a known Microsoft provider).
+NOT_CARRIED = ("protocol_max_offset", "provider_flags", "message_size", "byte_order",
+               "security_scheme", "provider_reserved", "service_flags2", "service_flags3",
+               "service_flags4", "lsp_categories")
 
 PROTOCOL_LABELS = ("Entry Type", "Description", "Provider ID", "Provider Path",
                    "Catalog Entry ID", "Version", "Address Family", "Max Address Length",
@@ -107,7 +121,7 @@ def _lines(text: str) -> list[str]:
     lines = _LINE_SPLIT.split(text.removeprefix("\ufeff"))
     if len(lines) > 1 and not lines[-1]:
         lines.pop()
-    return [line.rstrip() for line in lines]
+    return [line.strip() for line in lines]
 
 
 def _is_rule(line: str) -> bool:
@@ -335,9 +349,12 @@ def parse_netsh(text: str, source: str, *,
     f, checks = from_dict(to_dict(f), source)
     warnings = r.warnings + checks
     if any(protocols.values()):
+        from ..known import complete
         warnings.append(f"{source}: netsh text does not carry provider flags, protocol max "
                         "offset, message size, byte order, security scheme or LSP categories; "
-                        "they were set to the defaults.")
+                        "they were set to the defaults except where inferred below.")
+        f, inferred = complete(f, NOT_CARRIED, source)
+        warnings += inferred
     if namespaces:
         warnings.append(f"{source}: netsh text does not carry the DLL path of namespace "
                         "providers; it was left empty.")
@@ -359,7 +376,8 @@ def protocol_block(e: ProtocolEntry, bitness: Bitness = "64") -> str:
     """One protocol block as netsh prints it, ending with a newline (no blank line)."""
     entry_type = ENTRY_TYPES[e.kind] + (f" {WOW64_SUFFIX}" if bitness == "32" else "")
     rows = [_row(label, value) for label, value in (
-        ("Entry Type", entry_type), ("Description", e.name), ("Provider ID", e.provider_id),
+        ("Entry Type", entry_type), ("Description", display_name(e.name)),
+        ("Provider ID", e.provider_id),
         ("Provider Path", e.path), ("Catalog Entry ID", e.id), ("Version", e.version),
         ("Address Family", e.family), ("Max Address Length", e.max_address_length),
         ("Min Address Length", e.min_address_length), ("Socket Type", e.socket_type),

@@ -82,6 +82,11 @@ def decode_packed(blob: bytes, where: str, warnings: list[str] | None = None) ->
     chain_entries, ints = rest[:ws.MAX_PROTOCOL_CHAIN], rest[ws.MAX_PROTOCOL_CHAIN:]
     (version, family, max_addr, min_addr, socket_type, protocol, max_offset, byte_order,
      security, message_size, reserved) = ints
+    if entry_id == 0:
+        # ws2_32 hands out ids from Next_Catalog_Entry_ID (>= 1001); an id of 0 is an
+        # all-zero or damaged blob, not an entry (issue 12, item 14).
+        raise CatalogFileError(f"{where}: PackedCatalogItem has catalog entry id 0 (an empty or "
+                               "damaged entry).", code="packed-no-id")
     if not 0 <= chain_len <= ws.MAX_PROTOCOL_CHAIN:
         raise CatalogFileError(f"{where}: ProtocolChain.ChainLen is {chain_len}; it must be 0 "
                                f"(layered), 1 (base) or 2..{ws.MAX_PROTOCOL_CHAIN} (chain).",

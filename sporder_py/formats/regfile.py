@@ -108,6 +108,8 @@ def _fail(source: str, line: int, detail: str) -> CatalogFileError:
 def _decode(data: bytes, source: str) -> str:
     if data.startswith(codecs.BOM_UTF16_LE):
         body, encoding = data[2:], "utf-16-le"
+    elif data.startswith(codecs.BOM_UTF16_BE):   # not what regedit writes, but unambiguous
+        body, encoding = data[2:], "utf-16-be"
     elif data.startswith(codecs.BOM_UTF8):
         body, encoding = data[3:], "utf-8"
     elif b"\0" in data[:512]:

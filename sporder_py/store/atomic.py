@@ -11,32 +11,76 @@ import errno
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from ..errors import CatalogFileError, ConflictError
 
 DEFAULT_LOCK_TIMEOUT = 30.0      # seconds a writer waits for the lock (--lock-timeout)
+MAX_LOCK_TIMEOUT = 7 * 24 * 3600.0   # a week: far beyond any wait, within every platform timer
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 @contextmanager
-def exclusive_lock(path: str, timeout: float) -> Iterator[None]:
-    """An exclusive lock on ``path`` (created if needed), waited for up to ``timeout`` seconds."""
+def exclusive_lock(path: str, timeout: float) -> Iterator[Callable[[], bool]]:
+    """An exclusive lock on ``path`` (created if needed), waited for up to ``timeout`` seconds.
+
+    The lock file is opened without following a link (a planted link is refused, never
+    followed), and once the lock is held it must still be the file at ``path``: a lock file
+    deleted (or replaced) by someone while another writer held it would otherwise let two
+    writers in at once, so the writer that finds its file gone starts again (issue 12, item 3).
+    The context yields ``held()``, which tells whether the lock file is still the one at
+    ``path``; a writer asks it again just before it commits.
+    """
+    fd = _acquire(path, timeout)
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        yield lambda: _still_at(fd, path)
+    finally:
+        try:
+            _unlock(fd)
+        finally:
+            os.close(fd)
+
+
+def _acquire(path: str, timeout: float) -> int:
+    """A descriptor of the lock file at ``path``, locked, that is still the file at ``path``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        fd = _open_lock(path)
+        try:
+            left = max(deadline - time.monotonic(), 0.0)
+            if not (_try_lock(fd) or _wait_lock(fd, left)):
+                raise ConflictError(f"could not lock {path} within {timeout:g} s; another "
+                                    "sporder is writing this catalog.", code="lock-timeout")
+        except BaseException:
+            os.close(fd)
+            raise
+        if _still_at(fd, path):
+            return fd
+        _unlock(fd)            # someone removed or replaced the lock file meanwhile: again
+        os.close(fd)
+
+
+def _open_lock(path: str) -> int:
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o644)
     except OSError as exc:
+        if os.path.islink(path):
+            raise CatalogFileError(f"lock file {path} is a symbolic link; sporder does not "
+                                   "follow it (remove it if no sporder is running).",
+                                   code="lock-unwritable") from None
         raise CatalogFileError(f"cannot create lock file {path}: {exc.strerror or exc}.",
                                code="lock-unwritable") from None
+
+
+def _still_at(fd: int, path: str) -> bool:
+    """Whether the locked file is still the one at ``path`` (same device and inode)."""
     try:
-        if not (_try_lock(fd) or _wait_lock(fd, timeout)):
-            raise ConflictError(f"could not lock {path} within {timeout:g} s; another sporder "
-                                "is writing this catalog.", code="lock-timeout")
-        try:
-            yield
-        finally:
-            _unlock(fd)
-    finally:
-        os.close(fd)
+        here = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return False
+    mine = os.fstat(fd)
+    return (mine.st_dev, mine.st_ino) == (here.st_dev, here.st_ino)
 
 
 if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
@@ -93,7 +137,7 @@ def _wait_lock(fd: int, timeout: float) -> bool:
 
         previous = signal.signal(signal.SIGALRM, expire)
         try:
-            signal.setitimer(signal.ITIMER_REAL, max(timeout, 0.001))
+            signal.setitimer(signal.ITIMER_REAL, min(max(timeout, 0.001), MAX_LOCK_TIMEOUT))
             try:
                 _blocking_lock(fd)
                 return True
@@ -103,7 +147,7 @@ def _wait_lock(fd: int, timeout: float) -> bool:
                 signal.setitimer(signal.ITIMER_REAL, 0)
         finally:
             signal.signal(signal.SIGALRM, previous)
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + min(timeout, MAX_LOCK_TIMEOUT)
     while time.monotonic() < deadline:
         time.sleep(0.002)
         if _try_lock(fd):
@@ -121,23 +165,56 @@ def fsync_dir(directory: str) -> None:
         os.close(fd)
 
 
-def temp_prefix(path: str) -> str:
-    return f".{os.path.basename(path)}."
+def temp_name(path: str) -> str:
+    """``.<name>.<pid>.<8 hex digits>.tmp`` beside ``path``."""
+    return os.path.join(os.path.dirname(path) or os.curdir,
+                        f".{os.path.basename(path)}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
 
 
-def clean_stale_temps(directory: str, prefix: str = ".") -> None:
-    """Remove temp files a killed writer left in ``directory`` (only the lock holder calls this).
-    Names are compared as text, so glob characters in a catalog's name are harmless."""
+def _temp_owner(name: str, target: str) -> int | None:
+    """The writer's pid when ``name`` is a temp file of ``target`` (a file name), else None."""
+    head = f".{target}."
+    if not (name.startswith(head) and name.endswith(".tmp")):
+        return None
+    pid, _, rand = name[len(head):-len(".tmp")].partition(".")
+    if not (pid.isdigit() and pid.isascii() and len(rand) == 8
+            and all(c in "0123456789abcdef" for c in rand)):
+        return None
+    return int(pid)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError, OverflowError):
+        return True           # someone else's live process, or cannot tell: leave it alone
+    return True
+
+
+def clean_stale_temps(directory: str, targets: Callable[[str], bool]) -> None:
+    """Remove temp files that killed writers left in ``directory``: only temps of the files
+    ``targets`` accepts (by name: ``.<target>.<pid>.<hex>.tmp``) whose writer is no longer
+    running.  Another file's temp (``cat.toml.x``, an ``export -o`` in flight) is never touched
+    (issue 12, item 5).  Names are compared as text, so glob characters are harmless."""
     try:
         names = os.listdir(directory)
     except OSError:
         return
     for name in names:
-        if name.startswith(prefix) and name.endswith(".tmp"):
-            try:
-                os.unlink(os.path.join(directory, name))
-            except OSError:
-                pass
+        if not (name.startswith(".") and name.endswith(".tmp")):
+            continue
+        target = name[1:-4].rsplit(".", 2)[0]
+        pid = _temp_owner(name, target)
+        if pid is None or not targets(target) or _alive(pid):
+            continue
+        try:
+            os.unlink(os.path.join(directory, name))
+        except OSError:
+            pass
 
 
 def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
@@ -145,8 +222,7 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
     keeps the old one's mode and (where permitted) owner and group."""
     path = os.fspath(path)
     directory = os.path.dirname(path) or os.curdir
-    tmp = os.path.join(directory,
-                       f"{temp_prefix(path)}{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    tmp = temp_name(path)
     try:
         old: os.stat_result | None = os.stat(path)
     except OSError:

@@ -17,22 +17,39 @@ from ..errors import CatalogFileError, UsageError
 
 @record()
 class Location(Record):
-    """Where the catalog file is, and what said so (``option``, ``env`` or ``default``)."""
+    """Where the catalog file is, and what said so (``option``, ``env`` or ``default``).
+
+    ``path`` is the path as given (messages use it); ``real`` is that path with every symbolic
+    link resolved, computed once here.  Writes, the lock, temp files, saved states and undo all
+    use ``real``, so a catalog reached through a link keeps one lock and one history whichever
+    name was used (issue 12, item 2)."""
 
     path: str
     origin: str
+    real: str = ""          # computed from path when not given
 
-    def __init__(self, path: str | os.PathLike[str], origin: str) -> None:
-        object.__setattr__(self, "path", clean_path(os.fspath(path)))
+    def __init__(self, path: str | os.PathLike[str], origin: str, real: str = "") -> None:
+        clean = clean_path(os.fspath(path))
+        object.__setattr__(self, "path", clean)
         object.__setattr__(self, "origin", origin)
+        object.__setattr__(self, "real", real or _resolved(clean))
 
     @property
     def lock_path(self) -> str:
-        return self.path + ".lock"
+        return self.real + ".lock"
 
     @property
     def history_dir(self) -> str:
-        return self.path + ".history"
+        return self.real + ".history"
+
+
+def _resolved(path: str) -> str:
+    """The path with links resolved; a path the OS cannot resolve (a loop, NUL, too long) stays
+    as given, for ``check_path`` to report in one sentence."""
+    try:
+        return os.path.realpath(path, strict=False)
+    except (OSError, ValueError):
+        return path
 
 
 def clean_path(path: str) -> str:
@@ -76,6 +93,27 @@ def locate(option: str | None) -> Location:
             raise UsageError("SPORDER_CATALOG is set but empty.", code="bad-catalog-path")
         return Location(env, "env")
     return Location(default_path(), "default")
+
+
+def belongs_to(loc: Location, path: str) -> str | None:
+    """What of the catalog's own files ``path`` is (after resolving links) -- "the catalog", its
+    "lock file", a "saved state" in its history, its "history directory" or a writer's "temp
+    file" -- or None.  Such files change only through a locked, recorded write (issue 12,
+    item 6), so ``export -o`` refuses them."""
+    real = _resolved(clean_path(os.fspath(path)))
+    if real == loc.real:
+        return "the catalog"
+    if real == loc.lock_path:
+        return "its lock file"
+    if real == loc.history_dir:
+        return "its history directory"
+    if real.startswith(loc.history_dir + os.sep):
+        return "a saved state in its history"
+    directory, name = os.path.split(real)
+    if directory == os.path.dirname(loc.real) and name.startswith(
+            f".{os.path.basename(loc.real)}.") and name.endswith(".tmp"):
+        return "a writer's temp file"
+    return None
 
 
 def exists(path: str) -> bool:

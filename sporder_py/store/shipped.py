@@ -1,5 +1,4 @@
-"""The default catalogs shipped inside the package (``catalogs/`` at the repository root,
-force-included into the wheel as ``sporder_py/catalogs``)."""
+"""The default catalogs shipped inside the package, by name (found by ``shipped_data``)."""
 
 from __future__ import annotations
 
@@ -8,21 +7,11 @@ import os
 from ..errors import CatalogFileError
 from ..formats import catalog_toml
 from ..model import CatalogFile
+from ..shipped_data import shipped_dir, shipped_names
+
+__all__ = ["DEFAULT_CATALOG", "load_shipped", "shipped_dir", "shipped_names", "shipped_path"]
 
 DEFAULT_CATALOG = "windows-11"
-
-
-def shipped_dir() -> str:
-    package = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
-    inside = os.path.join(package, "catalogs")      # installed wheel: force-included package data
-    if os.path.isdir(inside):
-        return inside
-    return os.path.join(os.path.dirname(package), "catalogs")   # source checkout
-
-
-def shipped_names() -> list[str]:
-    return sorted(n[:-5] for n in os.listdir(shipped_dir())
-                  if n.endswith(".toml") and not n.startswith("."))
 
 
 def shipped_path(name: str) -> str:

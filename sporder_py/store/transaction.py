@@ -21,7 +21,6 @@ from .atomic import (
     atomic_write,
     clean_stale_temps,
     exclusive_lock,
-    temp_prefix,
 )
 from .location import Location, check_path, exists
 from .reading import read_bytes
@@ -58,7 +57,7 @@ def _read_for_write(loc: Location) -> tuple[CatalogFile, bytes | None, list[str]
         data = read_bytes(shipped_path(DEFAULT_CATALOG))
         f, _ = catalog_toml.decode(data, f"{DEFAULT_CATALOG} (shipped)")
         return f, data, []
-    data = read_bytes(loc.path)
+    data = read_bytes(loc.real)
     from ..formats import detect
     fmt = detect.sniff(data)
     if fmt not in ("toml", None):
@@ -79,7 +78,8 @@ def mutate(loc: Location, operation: Operation, *, command: str,
     A dry run reads without the lock, runs the same operation and validation, and writes nothing.
     ``create`` is the content to start from when the file does not exist (``init``).
     """
-    def run(before: CatalogFile, raw: bytes | None, warnings: list[str]) -> Outcome:
+    def run(before: CatalogFile, raw: bytes | None, warnings: list[str],
+            unchanged: Callable[[], bool] | None = None) -> Outcome:
         if if_serial is not None and before.serial != if_serial:
             raise ConflictError(f"the catalog's serial is {before.serial}, not {if_serial}; it "
                                 "changed since you looked (re-read it and retry).",
@@ -90,7 +90,8 @@ def mutate(loc: Location, operation: Operation, *, command: str,
         if after is before or (not changes and after.same_content(before)):
             return Outcome(before, before, [], dry_run, warnings, extra)
         final = history.recorded(before, after, command, summary(changes),
-                                 undo_target(before) if undo_target else None)
+                                 undo_target(before) if undo_target else None,
+                                 history.digest(raw) if raw is not None else "")
         plain = catalog_toml.to_dict(final)
         try:     # validate exactly as a load will, without re-parsing the TOML text
             catalog_toml.from_dict(plain, loc.path)
@@ -99,9 +100,11 @@ def mutate(loc: Location, operation: Operation, *, command: str,
                                    f"written: {exc.message}", code="invalid-result") from None
         data = catalog_toml.dumps_dict(plain).encode("utf-8")
         if not dry_run:
+            if unchanged is not None and not unchanged():
+                raise _Stale
             saved = history.save_state(loc, before.serial, raw) if raw is not None else None
             try:
-                atomic_write(loc.path, data)
+                atomic_write(loc.real, data)
             except CatalogFileError:
                 if saved is not None:           # the write failed: leave history as it was
                     try:
@@ -112,30 +115,60 @@ def mutate(loc: Location, operation: Operation, *, command: str,
             history.prune_states(loc)
         return Outcome(before, final, changes, dry_run, warnings, extra)
 
+    # Writes go to ``loc.real`` (the path with links resolved once, in Location): through a
+    # link, the real catalog and its lock, temps and history are the target's.
     check_path(loc.path)
-    if os.path.islink(loc.path):
-        # Write through a link: the real catalog (and its lock and history) is the target's.
-        loc = Location(os.path.realpath(loc.path), loc.origin)
 
     def current() -> tuple[CatalogFile, bytes | None, list[str]]:
-        if create is not None and not exists(loc.path):
+        if create is not None and not exists(loc.real):
             return create, None, []
         return _read_for_write(loc)
 
-    if create is None and loc.origin != "default" and not exists(loc.path):
+    if create is None and loc.origin != "default" and not exists(loc.real):
         read_bytes(loc.path)        # says the file does not exist, before anything is created
     if dry_run:
         return run(*current())
-    parent = os.path.dirname(loc.path) or os.curdir
+    parent = os.path.dirname(loc.real) or os.curdir
     try:
         os.makedirs(parent, exist_ok=True)
     except OSError as exc:
         raise CatalogFileError(f"cannot create directory {parent}: "
                                f"{exc.strerror or exc}.", code="catalog-unwritable") from None
-    if os.path.isdir(loc.path):
+    if os.path.isdir(loc.real):
         raise CatalogFileError(f"catalog path {loc.path} is a directory, not a file.",
                                code="catalog-unreadable")
-    with exclusive_lock(loc.lock_path, lock_timeout):
-        clean_stale_temps(parent, temp_prefix(loc.path))
-        clean_stale_temps(loc.history_dir)
-        return run(*current())
+    name = os.path.basename(loc.real)
+    history.history_directory(loc, create=False)     # a link there is refused, not followed
+    for _ in range(_ATTEMPTS):
+        with exclusive_lock(loc.lock_path, lock_timeout) as held:
+            clean_stale_temps(parent, lambda target: target == name)
+            clean_stale_temps(loc.history_dir,
+                              lambda t: t.endswith(".toml") and t[:-5].isdigit())
+            seen = _identity(loc.real)
+
+            def unchanged(seen: tuple[int, int, int, int] | None = seen,
+                          held: Callable[[], bool] = held) -> bool:
+                return held() and _identity(loc.real) == seen
+            try:
+                return run(*current(), unchanged=unchanged)
+            except _Stale:
+                continue       # the lock file was removed or the catalog replaced: start again
+    raise ConflictError(f"{loc.path} kept changing under this writer (its lock file was removed "
+                        f"or replaced {_ATTEMPTS} times); nothing was written.",
+                        code="lock-lost")
+
+
+_ATTEMPTS = 3
+
+
+class _Stale(Exception):
+    """The lock or the catalog changed under the writer before it committed."""
+
+
+def _identity(path: str) -> tuple[int, int, int, int] | None:
+    """What changes when any writer replaces the file (every write is a rename: a new inode)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)

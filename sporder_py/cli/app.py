@@ -33,12 +33,14 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 class Globals:
     """The group's options, shared by every command (ctx.obj)."""
 
-    __slots__ = ("catalog", "bitness", "lock_timeout")
+    __slots__ = ("catalog", "bitness", "lock_timeout", "json")
 
-    def __init__(self, catalog: str | None, bitness: str | None, lock_timeout: float) -> None:
+    def __init__(self, catalog: str | None, bitness: str | None, lock_timeout: float,
+                 json: bool = False) -> None:
         self.catalog = catalog
         self.bitness = bitness
         self.lock_timeout = lock_timeout
+        self.json = json           # --json given before the command
 
     @property
     def location(self) -> Location:
@@ -84,9 +86,53 @@ def _have(f: CatalogFile, bitness: str) -> Bitness:
     return "64" if bitness == "64" else "32"
 
 
+def _json_default() -> bool:
+    """A command's --json defaults to the group's (``sporder --json list``)."""
+    ctx = click.get_current_context(silent=True)
+    g = ctx.find_object(Globals) if ctx is not None else None
+    return bool(g and g.json)
+
+
 def json_option(fn: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout "
-                        "(schema 1); messages go to stderr.")(fn)
+    return click.option("--json", "as_json", is_flag=True, default=_json_default,
+                        help="Print one JSON object on stdout (schema 1); messages go to "
+                             "stderr.")(fn)
+
+
+# The global options, also accepted after the command (``sporder list --catalog X``): each
+# command gets hidden copies that overwrite the group's value (the last one given wins).
+BITNESS = click.Choice(["64", "32", "both"], case_sensitive=False)
+LOCK_TIMEOUT = click.FloatRange(min=0, max=atomic.MAX_LOCK_TIMEOUT)
+
+
+def _set_global(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    if value is None or ctx.resilient_parsing:
+        return
+    g = ctx.find_object(Globals)
+    if g is not None and param.name is not None:
+        setattr(g, param.name.removeprefix("global_"), value.lower()
+                if param.name == "global_bitness" else value)
+
+
+def _global_copies() -> list[click.Option]:
+    return [click.Option(["--catalog", "global_catalog"], metavar="PATH", hidden=True,
+                         expose_value=False, callback=_set_global),
+            click.Option(["--bitness", "global_bitness"], type=BITNESS, hidden=True,
+                         expose_value=False, callback=_set_global),
+            click.Option(["--lock-timeout", "global_lock_timeout"], type=LOCK_TIMEOUT,
+                         hidden=True, expose_value=False, callback=_set_global)]
+
+
+def with_global_options(cmd: click.Command) -> click.Command:
+    """Give ``cmd`` (and a group's subcommands) the hidden copies of the global options."""
+    if not getattr(cmd, "_sporder_globals", False):
+        taken = {o for p in cmd.params for o in getattr(p, "opts", [])}
+        cmd.params.extend(p for p in _global_copies() if not set(p.opts) & taken)
+        cmd._sporder_globals = True  # type: ignore[attr-defined]
+        if isinstance(cmd, click.Group):
+            for sub in cmd.commands.values():
+                with_global_options(sub)
+    return cmd
 
 
 def dry_run_option(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -162,8 +208,7 @@ class SporderGroup(click.Group):
             return None
         import importlib
         module = importlib.import_module(f"{__package__}.{where[0]}")
-        command: click.Command = getattr(module, where[1])
-        return command
+        return with_global_options(getattr(module, where[1]))
 
 
 def all_commands() -> dict[str, click.Command]:
@@ -178,16 +223,18 @@ def all_commands() -> dict[str, click.Command]:
               help="Catalog file (env SPORDER_CATALOG; default "
                    "$XDG_DATA_HOME/sporder/catalog.toml). Read commands also accept netsh "
                    "text, .reg, SYSTEM hive, Firefox annotation and JSON files.")
-@click.option("--bitness", type=click.Choice(["64", "32", "both"]), default=None,
+@click.option("--bitness", type=BITNESS, default=None,
               help="Which catalog: reads default to the native (64) one; installs and "
                    "uninstalls default to every catalog the file has.")
-@click.option("--lock-timeout", type=click.FloatRange(min=0, max=atomic.MAX_LOCK_TIMEOUT),
-              default=atomic.DEFAULT_LOCK_TIMEOUT,
+@click.option("--lock-timeout", type=LOCK_TIMEOUT, default=atomic.DEFAULT_LOCK_TIMEOUT,
               envvar="SPORDER_LOCK_TIMEOUT", show_default=True, metavar="SECONDS",
               help="How long a writer waits for the catalog lock (env SPORDER_LOCK_TIMEOUT).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object on stdout (as the command's own --json).")
 @click.version_option(__version__, prog_name="sporder")
 @click.pass_context
-def cli(ctx: click.Context, catalog: str | None, bitness: str | None, lock_timeout: float) -> None:
+def cli(ctx: click.Context, catalog: str | None, bitness: str | None, lock_timeout: float,
+        as_json: bool) -> None:
     """Inspect, edit and predict the Winsock 2 catalog.
 
     Models the ordered list of transport providers, layered service providers (LSPs) with
@@ -197,10 +244,12 @@ def cli(ctx: click.Context, catalog: str | None, bitness: str | None, lock_timeo
     \b
     Exit status: 0 ok, 1 refused or not found, 2 usage error,
                  3 catalog file missing/unreadable/invalid, 4 conflict (lock, --if-serial).
+
+    The global options may also follow the command (sporder list --catalog X).
     """
     if not math.isfinite(lock_timeout):
         raise click.BadParameter("must be a finite number of seconds.", param_hint="--lock-timeout")
-    ctx.obj = Globals(catalog, bitness, lock_timeout)
+    ctx.obj = Globals(catalog, bitness.lower() if bitness else None, lock_timeout, as_json)
 
 
 _ARGS: list[str] = []      # the arguments main() was given, for history records

@@ -16,7 +16,8 @@ from ..store import atomic, location, reading
 from .app import Globals, dry_run_option, json_option
 from .mutation import run_mutation
 
-FORMAT_CHOICE = click.Choice(["toml", "json", "netsh", "reg", "hive", "firefox"])
+FORMAT_CHOICE = click.Choice(["toml", "json", "netsh", "reg", "hive", "firefox"],
+                             case_sensitive=False)
 
 
 # --- import / export ---------------------------------------------------------------------------
@@ -33,12 +34,18 @@ FORMAT_CHOICE = click.Choice(["toml", "json", "netsh", "reg", "hive", "firefox"]
 def import_cmd(g: Globals, file: str, fmt: str | None, partial: bool, dry_run: bool,
                if_serial: int | None, as_json: bool) -> None:
     """Replace the catalog with one read from FILE (TOML, netsh text, .reg, SYSTEM hive,
-    Firefox annotation, list --json), as one locked, recorded, undoable write."""
+    Firefox annotation, list --json), as one locked, recorded, undoable write.
+
+    FILE "live" is this Windows machine's own catalog (./live names a file called live)."""
     from ..diff import diff_files
     from ..formats import detect
     path = Path(file)
-    imported, warnings, found = detect.parse(reading.read_bytes(path, "file"), file, fmt=fmt,
-                                             path=path, partial=partial)
+    if file == location.LIVE:
+        loaded = reading.load_live()
+        imported, warnings, found = loaded.file, loaded.warnings, "live"
+    else:
+        imported, warnings, found = detect.parse(reading.read_bytes(path, "file"), file,
+                                                 fmt=fmt, path=path, partial=partial)
     for w in warnings:
         R.warn(w)
 
@@ -54,7 +61,8 @@ def import_cmd(g: Globals, file: str, fmt: str | None, partial: bool, dry_run: b
 
 
 @click.command("export")
-@click.option("--format", "fmt", type=click.Choice(["netsh", "reg", "json", "toml"]),
+@click.option("--format", "fmt", type=click.Choice(["netsh", "reg", "json", "toml"],
+                                                  case_sensitive=False),
               required=True, help="Output format.")
 @click.option("-o", "--output", metavar="FILE", help="Write to FILE (atomically) instead of "
               "stdout.")

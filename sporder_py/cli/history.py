@@ -33,6 +33,11 @@ def init_cmd(g: Globals, source: str, force: bool, dry_run: bool, if_serial: int
     from ..diff import diff_files
     if source in shipped.shipped_names():
         start = shipped.load_shipped(source)
+    elif source == location.LIVE:                 # this Windows machine's own catalog
+        loaded = reading.load_live()
+        start = loaded.file
+        for w in loaded.warnings:
+            R.warn(w)
     else:
         from ..formats import detect
         data = reading.read_bytes(source, "file")

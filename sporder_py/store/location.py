@@ -32,7 +32,13 @@ class Location(Record):
         clean = clean_path(os.fspath(path))
         object.__setattr__(self, "path", clean)
         object.__setattr__(self, "origin", origin)
-        object.__setattr__(self, "real", real or _resolved(clean))
+        object.__setattr__(self, "real", real or (LIVE if clean == LIVE and origin != "default"
+                                                  else _resolved(clean)))
+
+    @property
+    def live(self) -> bool:
+        """``--catalog live``: the running Windows machine's registry, read-only."""
+        return self.real == LIVE
 
     @property
     def lock_path(self) -> str:
@@ -50,6 +56,9 @@ def _resolved(path: str) -> str:
         return os.path.realpath(path, strict=False)
     except (OSError, ValueError):
         return path
+
+
+LIVE = "live"       # --catalog live / SPORDER_CATALOG=live: this Windows machine's catalog
 
 
 def clean_path(path: str) -> str:

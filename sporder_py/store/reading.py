@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 
 from .._record import Record, record
 from ..errors import CatalogFileError
@@ -97,10 +98,23 @@ class Loaded(Record):
         object.__setattr__(self, "exists", exists)
 
 
+def load_live() -> Loaded:
+    """This Windows machine's catalog (read-only; CatalogFileError elsewhere)."""
+    from ..formats import live
+    f, warnings = live.read_live()
+    return Loaded(f, warnings, f"live ({live.computer_name()})", "live", True)
+
+
 def load(loc: Location, *, any_format: bool = False) -> Loaded:
-    """Load for reading.  The per-user default falls back to the shipped default when absent;
-    with ``any_format`` the file may be in any format ``import`` reads (detected by content)."""
+    """Load for reading.  ``live`` reads the running Windows machine's registry.  The per-user
+    default, when absent, falls back to the live catalog on Windows and to the shipped default
+    elsewhere; with ``any_format`` the file may be in any format ``import`` reads (detected by
+    content)."""
+    if loc.live:
+        return load_live()
     if loc.origin == "default" and not os.path.exists(loc.path):
+        if sys.platform == "win32":      # pragma: no cover - exercised on Windows only
+            return load_live()
         return Loaded(load_shipped(), [], f"{DEFAULT_CATALOG} (shipped)", "shipped", False)
     data = read_bytes(loc.path)
     if any_format:

@@ -117,6 +117,11 @@ def mutate(loc: Location, operation: Operation, *, command: str,
 
     # Writes go to ``loc.real`` (the path with links resolved once, in Location): through a
     # link, the real catalog and its lock, temps and history are the target's.
+    if loc.live:
+        raise CatalogFileError("the live catalog is read-only here: run 'sporder --catalog "
+                               "FILE import live', change FILE, then 'sporder --catalog FILE "
+                               "export --format reg -o winsock.reg' and 'reg import winsock.reg' "
+                               "as administrator.", code="live-read-only")
     check_path(loc.path)
 
     def current() -> tuple[CatalogFile, bytes | None, list[str]]:

@@ -20,6 +20,15 @@ Facts used (reference/winsock-semantics.md, anchor-tools.md):
   are identified by GUID (§6).
 * Repair tools remove orphans and close gaps (LSP-Fix, anchor-tools §4.1); missing DLLs are
   detected, not repaired, by HijackThis O10 and Autoruns (§4.2, §4.4).
+* ws2_32 loads the DLL named by the chosen entry's own provider path (ReactOS
+  ``WsTcLoadProvider`` -> ``WsTpInitialize(CatalogEntry->DllPath)``); the LSP in it walks the
+  rest of the chain.  So a chain entry must carry the path of its top layer, the LSP whose
+  hidden entry is ``chain[0]`` in the same catalog (``chain-path-mismatch``, an error: Windows
+  would load another DLL than the chain says, issue 13).  Paths are compared case-insensitively
+  (Windows paths are).
+* The two catalogs are independent lists (DESIGN §1; instlsp RemoveProvider runs per catalog):
+  a 64-bit chain whose top layer exists only in the 32-bit catalog is an orphan of the 64-bit
+  catalog (the 64-bit half of that LSP was removed), and the message says so.
 
 Documented choices:
 
@@ -45,9 +54,17 @@ Documented choices:
 * Layered entries: PFL_HIDDEN is set when missing.  An unused layered entry is only reported:
   an LSP may be installed before its chains, and removing it would lose its id for good.
 * Namespace duplicates: the first provider with a GUID is kept, later ones are removed.
+* ``lsp-shadowed`` (warning): a healthy chain entry (every id present, ending in a base
+  provider) no socket() call can reach: for every probe triple
+  it matches (``effects.covered``: its triple, protocol 0 with PFL_MATCHES_PROTOCOL_ZERO, its
+  iProtocolMaxOffset range) an earlier entry answers, and no chain that socket() does reach
+  runs it (``effects.unreachable_chains``).  Report only: which entry wins is the user's call.
+* ``chain-path-mismatch`` repair: the entry's path is set to its top layer's.  The IFS repair,
+  which can change a chain's top layer, sets the path to the new top layer's too.
 * Report only (``repair`` is ""): ``duplicate-id`` (which twin is right is unknowable),
   ``chain-length`` (what the chain should be is unknowable), ``chain-triple-mismatch``,
-  ``unused-layered``, ``lsp-fight`` (which LSP should be on top is the user's call) and
+  ``unused-layered``, ``lsp-shadowed``, ``lsp-fight`` (which LSP should be on top is the
+  user's call) and
   ``missing-dll`` (editing the catalog cannot create a file).
 * ``missing-dll`` is reported once per missing path and catalog for protocol entries (at the
   first entry using it) and once per namespace provider.  For namespace findings ``position``
@@ -66,11 +83,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 from . import winsock as ws
+from .effects import unreachable_chains
 from .errors import UsageError
 from .lspmap import owner_id
 from .model import BITNESSES, Bitness, Catalog, CatalogFile, Change, ProtocolEntry
 from .names import display_name
-from .resolver import resolve
+from .resolver import request_text, resolve
 
 Severity = Literal["error", "warning"]
 ERROR: Severity = "error"
@@ -80,13 +98,13 @@ CODES: tuple[str, ...] = (
     "orphaned-chain", "dangling-chain-id", "chain-not-ending-in-base", "chain-length",
     "chain-triple-mismatch", "duplicate-id", "layered-not-hidden", "unused-layered",
     "ifs-above-non-ifs", "lsp-fight", "broken-base-shadowed", "namespace-duplicate",
-    "missing-dll",
+    "missing-dll", "chain-path-mismatch", "lsp-shadowed",
 )
 # Findings whose chain entry gets the structural repair (remove, or strip missing ids).
 _STRUCTURAL = frozenset({"orphaned-chain", "dangling-chain-id", "chain-not-ending-in-base",
                          "broken-base-shadowed"})
 REPAIRABLE: frozenset[str] = _STRUCTURAL | {"layered-not-hidden", "ifs-above-non-ifs",
-                                            "namespace-duplicate"}
+                                            "namespace-duplicate", "chain-path-mismatch"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,9 +210,11 @@ def check(f: CatalogFile, *, dll_exists: Callable[[str, str], bool] | None = Non
     out: list[Finding] = []
     for b in _select(f, bitnesses):
         cat = f.catalog(b)
-        out += _check_entries(b, cat)
+        others = [c for x, c in f.catalogs.items() if x != b]
+        out += _check_entries(b, cat, others)
         out += _check_fights(b, cat)
         out += _check_shadowed(b, cat)
+        out += _check_lsp_shadowed(b, cat)
         out += _check_namespaces(b, cat)
         if dll_exists is not None:
             out += _check_dlls(b, cat, dll_exists)
@@ -212,7 +232,7 @@ def _adder(out: list[Finding], b: Bitness, pos: int,
     return add
 
 
-def _check_entries(b: Bitness, cat: Catalog) -> list[Finding]:
+def _check_entries(b: Bitness, cat: Catalog, others: list[Catalog]) -> list[Finding]:
     out: list[Finding] = []
     present = set(cat.ids)
     used = {i for e in cat.protocols if e.kind == "chain" for i in e.chain}
@@ -232,12 +252,12 @@ def _check_entries(b: Bitness, cat: Catalog) -> list[Finding]:
                 add(WARNING, "unused-layered", "no chain entry uses this layered entry, so the "
                     "LSP is installed but never loaded.")
         elif e.kind == "chain":
-            _check_chain(add, cat, e, present)
+            _check_chain(add, cat, e, present, others)
     return out
 
 
 def _check_chain(add: Callable[..., None], cat: Catalog, e: ProtocolEntry,
-                 present: set[int]) -> None:
+                 present: set[int], others: list[Catalog]) -> None:
     chain = e.chain
     if not 2 <= len(chain) <= ws.MAX_PROTOCOL_CHAIN:
         add(ERROR, "chain-length", f"chain {_ids(chain)} has {len(chain)} id(s); a chain has "
@@ -247,9 +267,19 @@ def _check_chain(add: Callable[..., None], cat: Catalog, e: ProtocolEntry,
     structural = (f"remove chain entry {e.id}" if verdict is None
                   else f"strip the missing ids, leaving chain {_ids(verdict)}")
     if chain[0] not in present:
+        elsewhere = [o for o in others if (x := o.get(chain[0])) is not None
+                     and x.kind == "layered"]
+        why = (f"LSP {chain[0]} exists only in the {elsewhere[0].bitness}-bit catalog: the "
+               f"{cat.bitness}-bit half of that LSP was removed" if elsewhere
+               else "an orphaned chain left by an uninstalled LSP")
         add(ERROR, "orphaned-chain", f"chain {_ids(chain)} starts with id {chain[0]}, which is "
-            "not in the catalog (an orphaned chain left by an uninstalled LSP).",
-            f"remove chain entry {e.id}")
+            f"not in the catalog ({why}).", f"remove chain entry {e.id}")
+    top = cat.get(chain[0])
+    if top is not None and top.kind == "layered" and top.path.lower() != e.path.lower():
+        add(ERROR, "chain-path-mismatch", f"the entry's DLL path '{e.path}' is not that of its "
+            f"top layer, LSP {top.id} \"{display_name(top.name)}\" ('{top.path}'); ws2_32 "
+            "loads the chosen entry's own path, so this chain would run another DLL than it "
+            "names.", f"set the entry's path to '{top.path}'")
     missing = [i for i in chain[1:] if i not in present]
     if missing:
         add(ERROR, "dangling-chain-id", f"chain {_ids(chain)} names id(s) {_ids(missing)}, "
@@ -323,15 +353,36 @@ def _check_shadowed(b: Bitness, cat: Catalog) -> list[Finding]:
         pos = cat.position(chosen.id) or 0
         missing = [i for i in chosen.chain if i not in present]
         verdict, reason = _chain_verdict(cat, chosen, present)
+        call = f"socket({request_text(*base.triple)})"
         repair = ("" if not reason else
-                  f"remove chain entry {chosen.id}, so that socket{base.triple} reaches base "
+                  f"remove chain entry {chosen.id}, so that {call} reaches base "
                   f"provider {base.id} again" if verdict is None else
                   f"strip the missing ids from chain entry {chosen.id} (chain "
                   f"{_ids(verdict)}), so that it can load")
         out.append(Finding(ERROR, "broken-base-shadowed", b, pos, chosen.id, (
-            f"{_where(b, pos, chosen)}: socket{base.triple} picks this chain, which names "
+            f"{_where(b, pos, chosen)}: {call} picks this chain, which names "
             f"missing id(s) {_ids(missing)} and cannot load (WSAEPROVIDERFAILEDINIT), instead "
             f"of base provider {base.id} \"{display_name(base.name)}\"."), repair))
+    return out
+
+
+def _check_lsp_shadowed(b: Bitness, cat: Catalog) -> list[Finding]:
+    out: list[Finding] = []
+    why: dict[tuple[int, tuple[int, int, int], int], str] = {}     # (shared by many chains)
+    for e, t, winner in unreachable_chains(cat):
+        pos = cat.position(e.id) or 0
+        key = (e.chain[0], t, winner.id if isinstance(winner, ProtocolEntry) else -winner)
+        if key not in why:
+            by = (f"entry {winner.id} \"{display_name(winner.name)}\" at position "
+                  f"{cat.position(winner.id)}" if isinstance(winner, ProtocolEntry)
+                  else "another entry")
+            top = cat.get(e.chain[0])
+            who = (f"LSP {top.id} \"{display_name(top.name)}\"" if top is not None
+                   else f"layer {e.chain[0]}")
+            why[key] = (f"no socket() call reaches this chain of {who}: every call it answers "
+                        f"is answered earlier (socket({request_text(*t)}) goes to {by}).")
+        out.append(Finding(WARNING, "lsp-shadowed", b, pos, e.id,
+                           f"{_where(b, pos, e)}: {why[key]}", ""))
     return out
 
 
@@ -366,13 +417,13 @@ def _check_dlls(b: Bitness, cat: Catalog,
         if not exists(path):
             pos, e = entries[0]
             out.append(Finding(ERROR, "missing-dll", b, pos, e.id, (
-                f"{_where(b, pos, e)}: provider DLL {path!r} does not exist "
+                f"{_where(b, pos, e)}: provider DLL '{path}' does not exist "
                 f"({len(entries)} entr{'y uses' if len(entries) == 1 else 'ies use'} it).")))
     for pos, ns in enumerate(cat.namespaces, 1):
         if not exists(ns.path):
             out.append(Finding(ERROR, "missing-dll", b, pos, None, (
                 f"catalog{b} namespace provider #{pos} (\"{display_name(ns.name)}\", "
-                f"{ns.provider_id}): provider DLL {ns.path!r} does not exist.")))
+                f"{ns.provider_id}): provider DLL '{ns.path}' does not exist.")))
     return out
 
 
@@ -434,6 +485,19 @@ def _repair(cat: Catalog, keys: set[tuple[str, int | None]]) -> tuple[Catalog, l
         if ("layered-not-hidden", pos) in keys and e.kind == "layered":
             flags[pos] = e.provider_flags | ws.PFL_HIDDEN
             why.setdefault(pos, []).append("an LSP hidden entry must carry PFL_HIDDEN")
+    paths: dict[int, str] = {}
+    for pos, e in enumerate(entries, 1):
+        final = chains.get(pos, e.chain)
+        if e.kind != "chain" or not final:
+            continue
+        top = cat.get(final[0])
+        moved = final[0] != (e.chain[:1] or (None,))[0]
+        if top is not None and top.kind == "layered" and top.path.lower() != e.path.lower() \
+                and (("chain-path-mismatch", pos) in keys or moved):
+            paths[pos] = top.path
+            why.setdefault(pos, []).append(
+                f"a chain entry carries the DLL path of its top layer {top.id} (ws2_32 loads "
+                "the chosen entry's own path)")
     kept: list[ProtocolEntry] = []
     changes: list[Change] = []
     for pos, e in enumerate(entries, 1):
@@ -449,6 +513,9 @@ def _repair(cat: Catalog, keys: set[tuple[str, int | None]]) -> tuple[Catalog, l
         if pos in flags:
             entry = entry.with_changes(provider_flags=flags[pos])
             fields.append(("provider_flags", e.provider_flags, entry.provider_flags))
+        if pos in paths:
+            entry = entry.with_changes(path=paths[pos])
+            fields.append(("path", e.path, entry.path))
         if fields:
             changes.append(Change("update", b, e.id, e.name, tuple(fields),
                                   f"Updated because {detail}."))

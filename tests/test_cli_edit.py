@@ -242,3 +242,83 @@ def test_mutating_a_non_toml_catalog_is_refused_with_a_hint(cli, tmp_path):
     r = cli("--catalog", f, "move", "1012", "--top")
     assert r.code == 3 and "sporder import" in r.err and state(f) == before
     assert cli("--catalog", f, "resolve", "inet", "stream", "tcp").code == 0
+
+
+# --- issue 13: plans that show the effect, chain-insert positions, --path32 ---------------------
+
+def test_move_dry_run_lists_the_socket_calls_that_change(cat):
+    """The issue's example: with an LSP over TCP/IP, 'move <base TCP/IP> --top --dry-run' lists
+    (AF_INET, SOCK_STREAM, IPPROTO_TCP) with the LSP in "before" and not in "after"."""
+    lsp = cat("install-lsp", "--name", "L", "--path", "l.dll", "--over", "1004",
+              "--json").json["data"]["lsp_id"]
+    before = state(cat.path)
+    r = cat("move", "1004", "--top", "--dry-run", "--json")
+    assert r.code == 0 and state(cat.path) == before
+    rc = r.json["data"]["resolution_changes"]
+    tcp = [c for c in rc if c["triple"] == [2, 1, 6]]
+    assert tcp == [{"bitness": "64", "triple": [2, 1, 6], "before": [lsp, 1004],
+                    "after": [1004]}]
+    assert {c["bitness"] for c in rc} == {"64"}
+    human = cat("move", "1004", "--top", "--dry-run")
+    lines = human.out.splitlines()
+    at = lines.index("socket() calls that change:")
+    assert at == len(lines) - 3                       # the plan ends with it
+    assert "(catalog 64) AF_INET, SOCK_STREAM, IPPROTO_TCP: " \
+        f"{lsp} 'L' > 1004 'MSAFD Tcpip [TCP/IP]' -> 1004 'MSAFD Tcpip [TCP/IP]'" in human.out
+
+
+def test_every_mutation_json_has_resolution_changes(cat):
+    r = cat("namespace", "disable", "{22059D40-7E9E-11CF-AE5A-00AA00A7112B}", "--json")
+    assert r.code == 0 and r.json["data"]["resolution_changes"] == []
+    assert cat("namespace", "enable", "{22059D40-7E9E-11CF-AE5A-00AA00A7112B}").out.endswith(
+        "no socket() call changes\n")
+    r = cat("uninstall", "1012", "--json")                       # AF_UNIX goes away
+    unix = [c for c in r.json["data"]["resolution_changes"] if c["triple"] == [1, 1, 0]]
+    assert unix == [{"bitness": b, "triple": [1, 1, 0], "before": [1012], "after": None,
+                     "winsock_error": 10047} for b in ("64", "32")]
+    r = cat("undo", "--json")
+    assert [c["after"] for c in r.json["data"]["resolution_changes"]
+            if c["triple"] == [1, 1, 0]] == [[1012], [1012]]
+
+
+def test_chain_insert_position_is_one_based_and_the_top_is_refused(cat):
+    a = cat("install-lsp", "--name", "A", "--path", "a.dll", "--over", "1004",
+            "--json").json["data"]["lsp_id"]
+    b = cat("install-lsp", "--name", "B", "--path", "b.dll", "--over", "1001",
+            "--json").json["data"]["lsp_id"]
+    before = state(cat.path)
+    r = cat("chain-insert", b, a + 1, "--position", "1", "--json")
+    assert r.code == 1 and state(cat.path) == before
+    err = r.json["error"]
+    assert err["code"] == "wsaeinval" and err["winsock_error"] == 10022
+    assert f"install-lsp --over {a + 1}" in err["message"] and "top layer" in err["message"]
+    r = cat("chain-insert", b, a + 1, "--above", a)
+    assert r.code == 1 and "Traceback" not in r.err and state(cat.path) == before
+    r = cat("chain-insert", b, a + 1, "--position", "2", "--json")
+    assert r.code == 0, r.err
+    assert loaded(cat.path).catalog("64").get(a + 1).chain == (a, b, 1004)
+    change = r.json["data"]["changes"][0]
+    assert change["detail"] == "placed at position 2"
+    assert [c["after"] for c in r.json["data"]["resolution_changes"]
+            if c["triple"] == [2, 1, 6]] == [[a, b, 1004]] * 2      # both catalogs
+
+
+def test_install_lsp_path32_and_the_same_path_note(cat, tmp_path):
+    r = cat("install-lsp", "--name", "L", "--path", r"C:\x64\l.dll", "--path32",
+            r"C:\x86\l.dll", "--over", "1004", "--json")
+    assert r.code == 0, r.err
+    hid = r.json["data"]["lsp_id"]
+    f = loaded(cat.path)
+    assert f.catalog("64").get(hid + 1).path == r"C:\x64\l.dll"
+    assert f.catalog("32").get(hid + 1).path == r"C:\x86\l.dll"
+    r = cat("install-lsp", "--name", "M", "--path", r"C:\m.dll", "--over", "1005", "--dry-run")
+    assert "no separate 32-bit path given" in r.out
+    ops = tmp_path / "p32.toml"
+    ops.write_text('[[operation]]\ncommand = "install"\nname = "V"\npath = \'C:\\v64.dll\'\n'
+                   'path32 = \'C:\\v32.dll\'\nfamily = "inet"\ntype = "stream"\n'
+                   'provider_id = "{0D0D0D0D-1111-2222-3333-444444444444}"\n')
+    assert cat("apply", ops).code == 0
+    f = loaded(cat.path)
+    new = f.next_entry_id - 1
+    assert (f.catalog("64").get(new).path, f.catalog("32").get(new).path) == (
+        r"C:\v64.dll", r"C:\v32.dll")

@@ -170,7 +170,7 @@ def test_chain_length_outside_2_to_7(ids: tuple[int, ...]) -> None:
 
 
 def test_chain_triple_mismatch_is_a_warning() -> None:
-    f = build(bottom=[hidden(1015), chain(1016, (1015, TCP), socket_type=2, protocol=17)])
+    f = build(top=[chain(1016, (1015, TCP), socket_type=2, protocol=17)], bottom=[hidden(1015)])
     found = check(f)
     assert codes(found) == ["chain-triple-mismatch"]
     assert found[0].severity == "warning" and found[0].repair == ""
@@ -230,7 +230,7 @@ def test_lsp_fight() -> None:
     f = build(top=[chain(1017, (1015, 1016, TCP)), chain(1018, (1016, 1015, TCP))],
               bottom=[hidden(1015, name="LSP A"), hidden(1016, name="LSP B")])
     found = check(f)
-    assert codes(found) == ["lsp-fight"]
+    assert codes(found) == ["lsp-fight", "lsp-shadowed"]      # 1017 answers all 1018 could
     x = found[0]
     assert (x.severity, x.position, x.id, x.repair) == ("warning", 1, 1017, "")
     assert "LSP A" in x.message and "LSP B" in x.message
@@ -263,7 +263,8 @@ def test_broken_base_shadowed_comes_with_the_dangling_id() -> None:
     assert sorted(codes(found)) == ["broken-base-shadowed", "dangling-chain-id"]
     shadow = next(x for x in found if x.code == "broken-base-shadowed")
     assert (shadow.position, shadow.id) == (1, 1017)
-    assert "(2, 1, 6)" in shadow.message and "MSAFD Tcpip [TCP/IP]" in shadow.message
+    assert "(AF_INET, SOCK_STREAM, IPPROTO_TCP)" in shadow.message
+    assert "MSAFD Tcpip [TCP/IP]" in shadow.message
     assert "strip" in shadow.repair
 
 
@@ -352,7 +353,7 @@ def test_finding_to_json_and_code_list() -> None:
     x = check(build(bottom=[hidden(1015)]))[0]
     assert x.to_json() == {"severity": "warning", "code": "unused-layered", "catalog": "64",
                            "position": 15, "id": 1015, "message": x.message, "repair": ""}
-    assert REPAIRABLE < set(CODES) and len(CODES) == 13
+    assert REPAIRABLE < set(CODES) and len(CODES) == 15
 
 
 # --- missing DLLs under a root --------------------------------------------------------------
@@ -405,3 +406,113 @@ def test_missing_dll_with_a_real_tree(tmp_path: Path) -> None:
     assert all(x.repair == "" and x.severity == "error" for x in found)
     assert fix(f, found) == (f, [])
     assert check(f) == []                                  # no dll_exists: no DLL findings
+
+
+# --- issue 13: chain paths, LSPs no socket() call reaches, the two catalogs -----------------
+
+def test_chain_path_mismatch_is_an_error_and_fix_sets_the_path() -> None:
+    """ws2_32 loads the chosen entry's own DLL (ReactOS WsTcLoadProvider): a chain entry with
+    another path than its top layer's hidden entry would run another DLL than it names."""
+    f = build(top=[chain(1016, (1015, TCP), path=r"C:\other\displaced.dll")],
+              bottom=[hidden(1015)])
+    found = check(f)
+    assert codes(found) == ["chain-path-mismatch"]
+    x = found[0]
+    assert (x.severity, x.position, x.id) == ("error", 1, 1016)
+    assert "displaced.dll" in x.message and "testlsp.dll" in x.message
+    assert x.repair == f"set the entry's path to '{LSP_DLL}'"   # as Windows writes it
+    g, changes = fix(f)
+    assert g.catalog("64").get(1016).path == LSP_DLL
+    (c,) = changes
+    assert (c.action, c.id, c.fields) == ("update", 1016, (("path", r"C:\other\displaced.dll",
+                                                            LSP_DLL),))
+    assert check(g) == []
+    # Case differs only: the same DLL for Windows, no finding.
+    same = build(top=[chain(1016, (1015, TCP), path=LSP_DLL.upper())], bottom=[hidden(1015)])
+    assert check(same) == []
+
+
+def test_ifs_repair_that_changes_the_top_layer_also_sets_the_path() -> None:
+    ifs = hidden(1015, ifs=True, name="IFS LSP").with_changes(path=r"C:\ifs.dll")
+    non_ifs = hidden(1016, name="Plain LSP").with_changes(path=r"C:\plain.dll")
+    f = build(top=[chain(1017, (1015, 1016, TCP), path=r"C:\ifs.dll")], bottom=[ifs, non_ifs])
+    assert codes(check(f)) == ["ifs-above-non-ifs"]
+    g, changes = fix(f)
+    e = g.catalog("64").get(1017)
+    assert e.chain == (1016, 1015, TCP) and e.path == r"C:\plain.dll"
+    assert check(g) == []
+
+
+def test_lsp_shadowed_after_the_base_is_moved_above_the_lsp() -> None:
+    """What 'move <base> --top' does to an LSP over that base: its chain answers nothing."""
+    f = build(top=[chain(1016, (1015, TCP))], bottom=[hidden(1015)])
+    assert check(f) == []
+    cat = f.catalog("64")
+    moved = f.with_catalog(cat.with_protocols(
+        [cat.get(TCP)] + [e for e in cat.protocols if e.id != TCP]))
+    found = check(moved)
+    assert codes(found) == ["lsp-shadowed"]
+    x = found[0]
+    assert (x.severity, x.id, x.repair) == ("warning", 1016, "")
+    assert "LSP 1015" in x.message and f"entry {TCP}" in x.message
+    assert "AF_INET, SOCK_STREAM, IPPROTO_TCP" in x.message
+    assert fix(moved) == (moved, [])
+
+
+def test_lsp_shadowed_by_a_second_lsp_over_the_same_base() -> None:
+    from sporder_py.ops.install_lsp import Targets, install_lsp
+    f, _, a = install_lsp(WIN11, name="A", path="a.dll", provider_id=_guid(1),
+                          targets=Targets(over=(TCP,)), bitnesses=["64"])
+    assert check(f) == []
+    g, _, b = install_lsp(f, name="B", path="b.dll", provider_id=_guid(2),
+                          targets=Targets(over=(TCP,)), bitnesses=["64"])
+    found = check(g)
+    assert [(x.code, x.id) for x in found] == [("lsp-shadowed", a + 1)]
+    # Layered over A's chain instead, B stacks and nothing is shadowed.
+    h, _, _ = install_lsp(f, name="B", path="b.dll", provider_id=_guid(2),
+                          targets=Targets(over=(a + 1,)), bitnesses=["64"])
+    assert check(h) == []
+
+
+def test_instlsp_ifs_form_is_not_shadowed() -> None:
+    """[N, Le, B] reaches L's chain entry Le (below it, same triple) through N's entry."""
+    from sporder_py.ops.install_lsp import Targets, install_lsp
+    f, _, n = install_lsp(WIN11, name="N", path="n.dll", provider_id=_guid(1),
+                          targets=Targets(over=(TCP,)), bitnesses=["64"])
+    g, _, l_id = install_lsp(f, name="L", path="l.dll", provider_id=_guid(2), ifs=True,
+                             targets=Targets(over=(n + 1,)), bitnesses=["64"])
+    assert g.catalog("64").get(n + 1).chain == (n, l_id + 1, TCP)
+    assert check(g) == []
+
+
+def _only_in_32(f: CatalogFile, hid: int) -> CatalogFile:
+    """The 64-bit half of an LSP removed (its hidden entry), the 32-bit half intact: the state
+    a 64-bit-only WSCDeinstallProvider leaves (issue 13 case 4), built in memory."""
+    cat = f.catalog("64")
+    return f.with_catalog(cat.with_protocols([e for e in cat.protocols if e.id != hid]))
+
+
+def test_chain_whose_top_layer_exists_only_in_the_other_catalog() -> None:
+    from sporder_py.ops.install_lsp import Targets, install_lsp
+    f, _, hid = install_lsp(WIN11, name="L", path="l.dll", provider_id=_guid(1),
+                            targets=Targets(over=(TCP, UDP)), bitnesses=["64", "32"])
+    broken = _only_in_32(f, hid)
+    found = check(broken)
+    orphans = [x for x in found if x.code == "orphaned-chain"]
+    assert [(x.catalog, x.id, x.severity) for x in orphans] == [
+        ("64", hid + 1, "error"), ("64", hid + 2, "error")]
+    assert "exists only in the 32-bit catalog" in orphans[0].message
+    assert "64-bit half of that LSP was removed" in orphans[0].message
+    assert orphans[0].repair == f"remove chain entry {hid + 1}"
+    assert {x.code for x in found} == {"orphaned-chain", "broken-base-shadowed"}
+    assert all(x.catalog == "64" for x in found)
+    g, changes = fix(broken)
+    assert {(c.catalog, c.action, c.id) for c in changes} == {
+        ("64", "remove", hid + 1), ("64", "remove", hid + 2)}
+    assert g.catalog("64").protocols == WIN11.catalog("64").protocols
+    assert g.catalog("32") == f.catalog("32")
+    assert check(g) == []
+    # uninstall of one of those orphans removes the catalog's orphan group (instlsp).
+    from sporder_py.ops.uninstall import uninstall
+    out, changes = uninstall(broken, entry_id=hid + 1, bitnesses=["64"])
+    assert out.catalog("64").protocols == WIN11.catalog("64").protocols

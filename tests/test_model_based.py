@@ -13,7 +13,9 @@ reference model kept by the test:
 * per operation, what it must do to the ids and the entries (new ids are exactly the range
   handed out from ``next_entry_id``, untouched catalogs and fields stay equal, ...);
 * well-formedness: ids unique and below ``next_entry_id``; chains 2..7 long, no id twice, the
-  base provider last and no dangling id after every repairing operation;
+  base provider last and no dangling id after every repairing operation; every chain entry
+  carries the DLL path of the hidden entry of its ``chain[0]`` in the same catalog, where that
+  exists (issue 13: ws2_32 loads the chosen entry's own path);
 * the resolver is deterministic and equals an independent re-implementation of
   winsock-semantics §2.2 (written below from the spec text) on every distinct triple of the
   catalog plus bogus ones;
@@ -170,6 +172,10 @@ def check_well_formed(f: CatalogFile, clean: bool) -> None:
             if e.kind != "chain":
                 assert e.chain == (), (b, e.id, e.kind, e.chain)
                 continue
+            top = cat.get(e.chain[0]) if e.chain else None
+            assert top is None or top.kind != "layered" or top.path == e.path, (
+                f"catalog{b}: chain entry {e.id} has path {e.path!r}, its top layer "
+                f"{top.id} has {top.path!r}")
             assert 2 <= len(e.chain) <= ws.MAX_PROTOCOL_CHAIN, (b, e.id, e.chain)
             assert len(set(e.chain)) == len(e.chain), f"catalog{b}: {e.id} repeats {e.chain}"
             if clean:
@@ -248,6 +254,10 @@ def gen_install(data: st.DataObject, f: CatalogFile) -> dict[str, Any]:
         spec["kind"] = kind
     if kind == "chain":
         spec["chain"] = [_pick(data, f, ("layered",)), _pick(data, f, ("base",))]
+        top = next((c.get(spec["chain"][0]) for c in f.catalogs.values()
+                    if spec["chain"][0] in c), None)
+        if top is not None and data.draw(st.integers(0, 3)):   # else: refused (issue 13)
+            spec["path"] = top.path
     if kind == "layered" and data.draw(st.booleans()):
         spec["categories"] = data.draw(st.lists(st.sampled_from(CATS), max_size=2))
     damage = data.draw(st.sampled_from([None] * 5 + ["guid", "long", "noname"]))
@@ -281,6 +291,8 @@ def gen_install_lsp(data: st.DataObject, f: CatalogFile) -> dict[str, Any]:
         spec["over_all"] = True                       # sometimes two modes: usage error
     if data.draw(st.booleans()):
         spec["ifs"] = True
+    if data.draw(st.integers(0, 3)) == 0:
+        spec["path32"] = "%SystemRoot%\\SysWOW64\\lsp.dll"
     if data.draw(st.booleans()):
         spec["categories"] = data.draw(st.lists(st.sampled_from(CATS), max_size=2))
     if data.draw(st.integers(0, 14)) == 0:
@@ -317,9 +329,9 @@ def gen_chain_insert(data: st.DataObject, f: CatalogFile) -> dict[str, Any]:
         ids = (1001, 1002)
     placement = data.draw(st.sampled_from(["position", "above", "below", "auto"] * 3 +
                                           ["none", "two"]))
-    if placement in ("position", "two"):
-        spec["position"] = data.draw(st.integers(0, len(ids) - 1 + (data.draw(
-            st.integers(0, 9)) == 0)))
+    if placement in ("position", "two"):      # 1-based; 1 (the top layer) is refused
+        spec["position"] = data.draw(st.integers(2, max(2, len(ids))) if data.draw(
+            st.integers(0, 5)) else st.integers(0, len(ids) + 1))
     if placement in ("above", "below", "two"):
         spec["above" if placement == "two" else placement] = data.draw(st.sampled_from(
             list(ids[:-1] if placement == "below" and len(ids) > 1 else ids)))
@@ -498,36 +510,54 @@ def expect(spec: dict[str, Any], before: CatalogFile, after: CatalogFile,
         for b in sel:
             old, new = before.catalog(b), after.catalog(b)
             assert set(new.ids) == set(old.ids) | set(new_ids)
-            assert new.ids[:len(new_ids) - 1] == new_ids[1:], "the LSP's chains go on top"
-            assert [i for i in new.ids if i in old] == old.ids, "relative order kept"
-            assert all(new.get(i) == old.get(i) for i in old.ids), "old entries untouched"
+            # Entries updated in place: only an IFS LSP over a chain with a non-IFS layer
+            # (instlsp InstallIfsLspProtocolChains), which gain exactly one new chain-entry id.
+            changed = [i for i in old.ids if new.get(i) != old.get(i)]
+            assert not changed or spec.get("ifs"), "old entries untouched"
+            for i in changed:
+                o, n = old.get(i), new.get(i)
+                assert o is not None and n is not None and o.kind == n.kind == "chain"
+                extra_ids = [x for x in n.chain if x not in o.chain]
+                assert len(extra_ids) == 1 and extra_ids[0] in new_ids[1:], (o.chain, n.chain)
+                assert n.with_changes(chain=o.chain) == o, "only the chain changes in place"
+                k = n.chain.index(extra_ids[0])
+                prev = new.get(n.chain[k - 1])
+                assert k >= 1 and prev is not None and not prev.is_ifs, (
+                    "inserted directly below a non-IFS layer", n.chain)
+            if not changed:
+                assert new.ids[:len(new_ids) - 1] == new_ids[1:], "the LSP's chains go on top"
+                assert [i for i in new.ids if i in old] == old.ids, "relative order kept"
             h = new.get(hid)
             assert h is not None and h.kind == "layered" and h.provider_id == extra["provider_id"]
             assert h.is_hidden
+            want_path = spec["path32"] if b == "32" and "path32" in spec else spec["path"]
+            assert h.path == want_path
             targets = []                              # what each new chain layers over
             for i in new_ids[1:]:
                 c = new.get(i)
                 assert c is not None and c.kind == "chain" and c.chain.count(hid) == 1
-                targets.append(tuple(x for x in c.chain if x != hid))
-            if "over" in spec:                        # one chain per target given (once each)
+                assert c.chain[0] == hid and c.path == want_path
+                targets.append(c.chain[1:])
+            stacks = {e.chain_ids for e in old.protocols}
+            if "over" in spec and not changed:        # one chain per target given (once each)
                 assert sorted(targets) == sorted(
                     old.get(i).chain_ids for i in dict.fromkeys(spec["over"]))  # type: ignore
-            else:
-                assert all(t in {e.chain_ids for e in old.protocols} for t in targets)
-            if not spec.get("ifs"):
-                assert all(new.get(i).chain[0] == hid for i in new_ids[1:])  # type: ignore
-            else:                                     # directly below the lowest non-IFS layer
+            else:                                     # a target's stack, or its tail (IFS)
+                assert all(any(s[-len(t):] == t for s in stacks) for t in targets), targets
+            if spec.get("ifs"):                       # directly below the lowest non-IFS layer
                 for i in new_ids[1:]:
                     chain = new.get(i).chain                                 # type: ignore
                     below = chain[chain.index(hid) + 1:-1]
                     assert all(x.is_ifs for j in below if (x := new.get(j))), (chain, below)
             # The new chains win: a triple a new chain (a copy of its target's family, type,
-            # protocol range and flags) answers now resolves to one of the new chains.
+            # protocol range and flags) answers now resolves to one of the new chains, or to an
+            # entry updated in place to run one.
             for i in new_ids[1:]:
                 c = new.get(i)
                 if reference_resolve((c,), *c.triple)[0] is not None:       # type: ignore
                     got = reference_resolve(new.protocols, *c.triple)[0]      # type: ignore
-                    assert got in new_ids[1:], (b, c.triple, got, new_ids)    # type: ignore
+                    assert got in new_ids[1:] or (got in changed and set(
+                        new.get(got).chain) & set(new_ids)), (b, c.triple, got, new_ids)
     elif command == "chain-insert":
         sel = selected(before, spec, many=True)
         _same_but(before, after, sel, namespaces=False)
@@ -545,8 +575,9 @@ def expect(spec: dict[str, Any], before: CatalogFile, after: CatalogFile,
                 assert n.chain[-1] == o.chain[-1], "the base provider stays last"
                 assert n.with_changes(chain=o.chain, service_flags=o.service_flags) == o
                 at = n.chain.index(lsp)
+                assert at >= 1, "chain-insert never replaces the top layer (issue 13)"
                 if "position" in spec:
-                    assert at == spec["position"]
+                    assert at == spec["position"] - 1          # 1-based
                 elif "above" in spec:
                     assert at == o.chain.index(spec["above"])
                 elif "below" in spec:
@@ -603,12 +634,18 @@ def expect(spec: dict[str, Any], before: CatalogFile, after: CatalogFile,
                 guid = catalog_toml.normalize_guid(spec["provider_id"])
                 seeds = [e for e in old.protocols if e.provider_id == guid]
             gone = set()
+            orphans = {c.id for c in old.protocols if c.kind == "chain" and c.chain[0] not in old}
             for e in seeds:
                 top = old.get(e.chain[0]) if e.kind == "chain" else None
                 if top is not None and top.kind == "layered":
                     gone.add(top.id)                  # the whole LSP goes
-                elif e.kind != "chain" or e.chain[0] not in old:
+                elif e.id in orphans:
+                    gone |= orphans                   # instlsp BuildLspMap: one orphan group
+                elif e.kind != "chain":
                     gone.add(e.id)
+            for g in [g for g in gone if (x := old.get(g)) is not None and x.kind == "layered"]:
+                assert not [c.id for c in new.protocols if c.chain[:1] == (g,)], (
+                    f"catalog{b}: a chain entry of removed LSP {g} survived")
             for g in gone:
                 assert g not in new, f"catalog{b}: {g} survived its uninstall"
                 assert not [c.id for c in new.protocols if g in c.chain], (
@@ -966,7 +1003,7 @@ class CatalogMachine(RuleBasedStateMachine):
 
         def op(before: CatalogFile) -> tuple[CatalogFile, list[Change]]:   # as cli.undo_cmd
             target = history.undo_plan(before, steps)
-            after = history.restore(before, history.load_state(loc, target))
+            after = history.restore(before, history.load_state(loc, before, target))
             targets["serial"] = target
             return after, diff_files(before, after) or [
                 Change("update", "", None, "undo", detail=f"state of serial {target} is "

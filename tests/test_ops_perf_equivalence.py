@@ -6,6 +6,13 @@ uninstall repair skips chains that name nothing being removed.  Each is checked 
 code it replaced (copied below verbatim as the reference) on seeded random catalogs, including
 shapes no valid file has (repeated ids, chains naming missing or future ids, chains of one id), on
 a generated benchmark catalog, and on the shipped default.
+
+Issue 13 changed three behaviours on purpose, and the reference copies below were updated in
+exactly those places (each marked "issue 13"): uninstall removes every chain entry whose top
+layer is the LSP being removed (instlsp RemoveProvider deinstalls all its LayeredGuids) instead
+of keeping and renaming one that still holds other layers; uninstalling an orphaned chain entry
+removes the catalog's whole orphan group (instlsp BuildLspMap); and an install into both
+catalogs without a separate 32-bit path says so in the plan.
 """
 
 from __future__ import annotations
@@ -20,11 +27,11 @@ import pytest
 
 from sporder_py import winsock as ws
 from sporder_py.errors import SporderError, UsageError
-from sporder_py.lspmap import Lsp, layer_entry, lsp_map
+from sporder_py.lspmap import Lsp, lsp_map
 from sporder_py.model import Catalog, CatalogFile, Change, ProtocolEntry
 from sporder_py.names import display_name
 from sporder_py.ops import Result
-from sporder_py.ops.chain_entry import chain_flags, changed_fields, over_name
+from sporder_py.ops.chain_entry import chain_flags, changed_fields
 from sporder_py.ops.checks import (
     check_chain_refs,
     check_shape,
@@ -107,11 +114,18 @@ def ref_remove_repairing(cat: Catalog, seeds: list[ProtocolEntry],
         if owner is not None:
             gone[owner] = f"hidden entry of LSP '{lsps[owner].name}'"
             own.update({c.id: lsps[owner].name for c in lsps[owner].chains})
+            # issue 13: every chain entry of the LSP goes (instlsp RemoveProvider)
+            gone.update({c.id: f"chain entry of LSP '{lsps[owner].name}'"
+                         for c in lsps[owner].chains})
         elif e.kind == "base":
             bases.append(e)
+        elif e.chain[0] not in cat:     # issue 13: the orphan group goes whole (BuildLspMap)
+            gone.update({c.id: "orphaned chain entry (its first id names no entry); instlsp's "
+                         "LSP map makes every orphan of the catalog one group, removed together"
+                         for c in cat.protocols
+                         if c.kind == "chain" and c.chain and c.chain[0] not in cat})
         else:
-            gone[e.id] = ("orphaned chain entry (its first id names no entry)"
-                          if e.chain[0] not in cat else "chain entry owned by no LSP")
+            gone[e.id] = "chain entry owned by no LSP"
     if bases:
         base_ids = {e.id for e in bases}
         deps = [c for c in cat.protocols
@@ -144,10 +158,8 @@ def ref_remove_repairing(cat: Catalog, seeds: list[ProtocolEntry],
         chain = tuple(i for i in c.chain if i not in strip)
         if chain == c.chain:
             continue
-        top, base = layer_entry(lookup, chain[0]), lookup(chain[-1])
-        name = over_name(top.name, base.name) if c.id in own and top and base else c.name
-        new = replace(c, chain=chain, name=name,
-                      service_flags=chain_flags(c.service_flags, chain, lookup))
+        # issue 13: an own chain is never kept, so no chain is renamed any more
+        new = replace(c, chain=chain, service_flags=chain_flags(c.service_flags, chain, lookup))
         updated[c.id] = new
         changes.append(Change("update", cat.bitness, c.id, display_name(c.name),
                               changed_fields(c, new),
@@ -186,11 +198,15 @@ def ref_install(f: CatalogFile, entries: list[ProtocolEntry], provider_id: str,
     first = f.next_entry_id
     new = [replace(e, id=first + k) for k, e in enumerate(wanted)]
     out, changes = f, []
+    # issue 13: the plan says when the 32-bit catalog got the 64-bit path
+    note = "; DLL path: the 64-bit one (no separate 32-bit path given)" \
+        if "64" in cats and "32" in cats else ""
     for b in cats:
         cat = f.catalog(b)
         out = out.with_catalog(cat.with_protocols(cat.protocols + tuple(new)))
         changes += [Change("add", b, e.id, display_name(e.name),
-                           detail=f"appended at position {len(cat.protocols) + k + 1}")
+                           detail=f"appended at position {len(cat.protocols) + k + 1}"
+                           + (note if b == "32" and k == 0 else ""))
                     for k, e in enumerate(new)]
     return replace(out, next_entry_id=first + len(new)), changes
 

@@ -230,7 +230,7 @@ def test_scenario_inspector_crypto_over_all_then_uninstall_inspector() -> None:
         assert chain_of(f, 1017, b) == (ins, cry, 1005)
     assert changes[0].fields == (("chain", [1015, 1004], [1015, 1018, 1004]),)
     assert changes[0].detail == ("rank 7 (LSP_CRYPTO_COMPRESS) is below rank 1 (LSP_INSPECTOR) "
-                                 "of 1015 'Inspector'; placed at position 1")
+                                 "of 1015 'Inspector'; placed at position 2")
     f, third = lsp(f, "Third", G3, over_all=True)
     for b in BOTH:
         res = resolve(f.catalog(b), 2, 1, 6)
@@ -242,13 +242,15 @@ def test_scenario_inspector_crypto_over_all_then_uninstall_inspector() -> None:
     assert dangling(f) == []
     for b in BOTH:
         cat = f.catalog(b)
-        assert ins not in cat and 1016 in cat and 1017 in cat
-        assert cat.get(1016).name == "Crypto over [MSAFD Tcpip [TCP/IP]]"   # type: ignore
+        # instlsp RemoveProvider deinstalls every chain entry whose top layer is the LSP (its
+        # LayeredGuids), Crypto inserted below it or not (issue 13: an entry keeps its top
+        # layer's path and GUID, so it cannot be handed on to Crypto).
+        assert ins not in cat and 1016 not in cat and 1017 not in cat
         res = resolve(cat, 2, 1, 6)
         assert [e.id for e in res.layers] == [third, cry, 1004]             # type: ignore
         assert [e.id for e in resolve(cat, 2, 2, 17).layers] == [third, cry, 1005]  # type: ignore
     f, _ = uninstall(f, provider_id=G3, bitnesses=BOTH)
-    assert [e.id for e in resolve(f.catalog("64"), 2, 1, 6).layers] == [cry, 1004]  # type: ignore
+    assert [e.id for e in resolve(f.catalog("64"), 2, 1, 6).layers] == [1004]  # type: ignore
 
 
 # ---------------------------------------------------------------------------------------------
@@ -276,10 +278,20 @@ def test_install_into_both_catalogs_uses_one_counter_and_same_ids() -> None:
 def test_install_chain_entry_over_existing_components() -> None:
     f, hid = lsp(classic(), "L", G, over=(1004,), bitnesses=["64"])
     chain = replace(f.catalog("64").get(1005), kind="chain", chain=(hid, 1005),  # type: ignore
-                    name="manual")
+                    name="manual", path=r"%SystemRoot%\system32\L.dll")
     out, _ = install(f, [chain], G2, ["64"])
     assert chain_of(out, 1008) == (hid, 1005)
     assert [m.ids for m in lsp_map(out.catalog("64"))] == [(hid, 1007, 1008)]
+
+
+def test_install_refuses_a_chain_entry_without_its_top_layers_path() -> None:
+    """ws2_32 loads the chosen entry's own DLL (ReactOS WsTcLoadProvider): a chain entry must
+    carry the path of the LSP whose hidden entry is its chain[0] (issue 13)."""
+    f, hid = lsp(classic(), "L", G, over=(1004,), bitnesses=["64"])
+    chain = replace(f.catalog("64").get(1005), kind="chain", chain=(hid, 1005),  # type: ignore
+                    name="manual")
+    refused(ws.WSAEINVAL, ("top layer", f"{hid} 'L'", "L.dll", "mswsock.dll"), install, f,
+            [chain], G2, ["64"])
 
 
 @pytest.mark.parametrize("change,code,needle", [
@@ -344,10 +356,124 @@ def test_install_lsp_ifs_flags_and_the_ifs_rule() -> None:
     f, n = lsp(f, "N", G2, over=(1016,))                      # non-IFS over [I, B]
     assert chain_of(f, n + 1) == (n, i, 1004)
     assert not f.catalog("64").get(n + 1).is_ifs              # type: ignore[union-attr]
+    before = f.catalog("64").get(n + 1)
     f, l_id = lsp(f, "L", G3, over=(n + 1,), ifs=True)        # IFS over [N, I, B]
-    assert chain_of(f, l_id + 1) == (n, l_id, i, 1004)        # directly below the non-IFS N
-    assert not f.catalog("64").get(l_id + 1).is_ifs           # type: ignore[union-attr]
-    assert f.catalog("64").ids[0] == l_id + 1
+    cat = f.catalog("64")
+    # instlsp InstallIfsLspProtocolChains: L's own chain is the part below the non-IFS N ...
+    assert chain_of(f, l_id + 1) == (l_id, i, 1004)
+    assert cat.get(l_id + 1).is_ifs                           # type: ignore[union-attr]
+    # ... and N's entry is updated in place to hold L's chain entry directly below N.
+    assert cat.get(n + 1) == replace(before, chain=(n, l_id + 1, i, 1004))  # type: ignore
+    assert cat.ids[:3] == [n + 1, l_id + 1, 1016]
+    assert [e.id for e in resolve(cat, 2, 1, 6).layers] == [n, l_id + 1, i, 1004]  # type: ignore
+
+
+def _n_over_tcp() -> tuple[CatalogFile, int]:
+    """A non-IFS LSP N over TCP/IPv4 of windows-11: Nd = 1015, Ne = 1016 = [1015, 1004]."""
+    return lsp(load("windows-11"), "N", G, over=(1004,))
+
+
+def test_InstallIfsLspProtocolChains_ifs_lsp_over_a_non_ifs_chain() -> None:
+    """instlsp-13.md §1's worked example: ``instlsp -h -i -o <Ne>``.  L gets its own subset
+    chain [L, B] (BuildSubsetLspChain) with L's path and a fresh GUID; N's entry becomes
+    [N, Le, B] in place (InsertIdIntoProtocolChain), keeping N's GUID, path, name and flags;
+    the order written is [Ne, Le, rest...]."""
+    f, n = _n_over_tcp()
+    ne = f.catalog("64").get(1016)
+    out, changes, l_id = install_lsp(f, name="L", path="l.dll", provider_id=G2,
+                                     targets=Targets(over=(1016,)), ifs=True, bitnesses=BOTH,
+                                     new_guid=lambda: "{C0DEC0DE-0000-0000-0000-0000000000FF}")
+    le = l_id + 1
+    for b in BOTH:
+        cat = out.catalog(b)
+        new = cat.get(le)
+        assert new is not None and new.chain == (l_id, 1004) and new.path == "l.dll"
+        assert new.name == "L over [N over [MSAFD Tcpip [TCP/IP]]]"   # named after the target
+        assert new.is_ifs and new.provider_id not in (G, G2, ne.provider_id)  # type: ignore
+        assert cat.get(1016) == replace(ne, chain=(n, le, 1004))          # type: ignore
+        assert cat.ids[:2] == [1016, le]
+        assert cat.get(l_id).path == "l.dll" and cat.get(l_id).is_ifs    # type: ignore
+        assert [e.id for e in resolve(cat, 2, 1, 6).layers] == [n, le, 1004]  # type: ignore
+    assert [(c.catalog, c.action, c.id) for c in changes] == [
+        ("64", "add", l_id), ("64", "add", le), ("64", "update", 1016),
+        ("32", "add", l_id), ("32", "add", le), ("32", "update", 1016)]
+    update = changes[2]
+    assert update.fields == (("chain", [n, 1004], [n, le, 1004]),)
+    assert "InstallIfsLspProtocolChains" in update.detail and "kept" in update.detail
+    # RemoveProvider / RemoveIdFromChain: removing L strips Le from N's entry again.
+    back, changes = uninstall(out, entry_id=l_id, bitnesses=BOTH)
+    for b in BOTH:
+        assert back.catalog(b).get(1016) == ne
+        assert l_id not in back.catalog(b) and le not in back.catalog(b)
+    assert ("update", 1016) in [(c.action, c.id) for c in changes]
+
+
+def test_InsertIfsLspIntoAllChains_updates_the_entry_a_middle_layer_stands_for() -> None:
+    """instlsp-13.md §1, target Me = [M, N, B]: the lowest non-IFS layer is N (k = 1), so Me
+    becomes [M, N, Le, B] and N's own entry [N, B] (what chain[1] stands for) becomes
+    [N, Le, B]; the order pulls N's and L's chain entries in under Me."""
+    f, n = _n_over_tcp()
+    f, m = lsp(f, "M", G2, over=(1016,))                      # Me = [M, N, 1004]
+    me = m + 1
+    assert chain_of(f, me) == (m, n, 1004)
+    out, changes, l_id = install_lsp(f, name="L", path="l.dll", provider_id=G3,
+                                     targets=Targets(over=(me,)), ifs=True, bitnesses=["64"],
+                                     new_guid=guids())
+    le = l_id + 1
+    assert chain_of(out, le) == (l_id, 1004)
+    assert chain_of(out, me) == (m, n, le, 1004)
+    assert chain_of(out, 1016) == (n, le, 1004)
+    assert out.catalog("64").ids[:3] == [me, 1016, le]
+    assert sorted(c.id for c in changes if c.action == "update") == [1016, me]
+    back, _ = uninstall(out, entry_id=le, bitnesses=["64"])       # by a chain id: whole LSP
+    assert chain_of(back, me) == (m, n, 1004) and chain_of(back, 1016) == (n, 1004)
+
+
+def test_InstallIfsLspProtocolChains_ifs_over_all_ifs_chain_and_base_is_unchanged() -> None:
+    f, i = lsp(load("windows-11"), "I", G, over=(1004,), ifs=True)
+    out, changes, l_id = install_lsp(f, name="L", path="l.dll", provider_id=G2,
+                                     targets=Targets(over=(1016, 1005)), ifs=True,
+                                     bitnesses=["64"], new_guid=guids())
+    assert chain_of(out, l_id + 1) == (l_id, i, 1004) and chain_of(out, l_id + 2) == (l_id, 1005)
+    assert [c.action for c in changes] == ["add"] * 3
+    assert out.catalog("64").ids[:2] == [l_id + 1, l_id + 2]
+
+
+def test_install_lsp_path32_goes_into_the_32_bit_catalog() -> None:
+    """WSCInstallProviderAndChains64_32's lpszProviderDllPath32 (instlsp -d32)."""
+    f = load("windows-11")
+    out, changes, hid = install_lsp(f, name="L", path=r"C:\x64\l.dll", provider_id=G,
+                                    targets=Targets(over=(1004,)), bitnesses=BOTH,
+                                    new_guid=guids(), path32=r"C:\x86\l.dll")
+    for b, p in (("64", r"C:\x64\l.dll"), ("32", r"C:\x86\l.dll")):
+        cat = out.catalog(b)
+        assert cat.get(hid).path == p and cat.get(hid + 1).path == p   # type: ignore
+    assert not [c for c in changes if "no separate 32-bit path" in c.detail]
+    same, changes, _ = install_lsp(f, name="L", path="l.dll", provider_id=G,
+                                   targets=Targets(over=(1004,)), bitnesses=BOTH,
+                                   new_guid=guids())
+    assert same.catalog("32").get(hid).path == "l.dll"                 # type: ignore
+    notes = [c for c in changes if "no separate 32-bit path" in c.detail]
+    assert [(c.catalog, c.id) for c in notes] == [("32", hid)]
+    only64, changes, _ = install_lsp(f, name="L", path="l.dll", provider_id=G,
+                                     targets=Targets(over=(1004,)), bitnesses=["64"],
+                                     new_guid=guids())
+    assert not [c for c in changes if "32-bit" in c.detail]
+    refused(ws.WSAEINVAL, ("32-bit path", "MAX_PATH"), install_lsp, f, name="L", path="l.dll",
+            provider_id=G, targets=Targets(over=(1004,)), bitnesses=BOTH, path32="p" * 300)
+
+
+def test_install_path32_goes_into_the_32_bit_catalog() -> None:
+    f = load("windows-11")
+    entry = replace(f.catalog("64").get(1012), name="Vendor UNIX",  # type: ignore[arg-type]
+                    path=r"C:\x64\v.dll")
+    out, changes = install(f, [entry], G, BOTH, path32=r"C:\x86\v.dll")
+    assert out.catalog("64").get(1015).path == r"C:\x64\v.dll"      # type: ignore
+    assert out.catalog("32").get(1015).path == r"C:\x86\v.dll"      # type: ignore
+    # exist_ok compares each catalog with its own path
+    assert install(out, [entry], G, BOTH, path32=r"C:\x86\v.dll", exist_ok=True) == (out, [])
+    _, changes = install(f, [entry], G, BOTH)
+    assert [c.catalog for c in changes if "no separate 32-bit path" in c.detail] == ["32"]
 
 
 def test_install_lsp_over_base_only_ignores_existing_lsps() -> None:
@@ -442,10 +568,7 @@ def _two_lsps(ifs_a: bool = False, ifs_b: bool = False, cat_b: int = CRYPTO,
 
 
 @pytest.mark.parametrize("where,expected", [
-    ({}, (1018, 1015, 1004)),
-    ({"position": 0}, (1018, 1015, 1004)),
-    ({"position": 1}, (1015, 1018, 1004)),
-    ({"above": 1015}, (1018, 1015, 1004)),
+    ({"position": 2}, (1015, 1018, 1004)),
     ({"above": 1004}, (1015, 1018, 1004)),
     ({"below": 1015}, (1015, 1018, 1004)),
 ])
@@ -459,18 +582,32 @@ def test_chain_insert_explicit_positions_keep_id_guid_and_order(where: dict[str,
         old, new = f.catalog(bit).get(1016), out.catalog(bit).get(1016)
         assert new == replace(old, chain=expected)  # type: ignore[arg-type]
     assert [c.id for c in changes] == [1016, 1016]
+    assert changes[0].detail.endswith("position 2")
+
+
+@pytest.mark.parametrize("where", [{"position": 1}, {"above": 1015}])
+def test_chain_insert_refuses_to_change_the_top_layer(where: dict[str, int]) -> None:
+    """Issue 13 case 2: ws2_32 loads the DLL of the chosen entry's own path, i.e. its top
+    layer's; WSCUpdateProvider keeps the entry's GUID and instlsp never changes an entry's top
+    layer, so putting B on top of A's entry in place is refused (install-lsp --over instead)."""
+    f, a, b = _two_lsps()
+    err = refused(ws.WSAEINVAL, ("Position 1", "top layer", "1016", "install-lsp --over 1016"),
+                  chain_insert, f, b, chains=(1016,), bitnesses=BOTH, **where)
+    assert err.code == "wsaeinval"
 
 
 def test_chain_insert_auto_ranking_override_and_file_ranking() -> None:
     f, a, b = _two_lsps()
     out, _ = chain_insert(f, b, chains=(1016,), auto=True,
                           ranking=("LSP_CRYPTO_COMPRESS", "LSP_INSPECTOR"), bitnesses=["64"])
-    assert chain_of(out, 1016) == (b, a, 1004)
+    assert chain_of(out, 1016) == (a, b, 1004)      # the top layer owns the entry and stays
     ranked = replace(f, lsp_ranking=("crypto_compress", "inspector"))
     out, changes = chain_insert(ranked, b, chains=(1016,), auto=True, bitnesses=["64"])
-    assert chain_of(out, 1016) == (b, a, 1004)
+    assert chain_of(out, 1016) == (a, b, 1004)
     assert changes[0].detail.startswith("rank 0 (LSP_CRYPTO_COMPRESS) is above rank 1 "
                                         "(LSP_INSPECTOR) of 1015 'A'")
+    assert changes[0].detail.endswith("the top layer stays (it owns the entry), so directly "
+                                      "below it; placed at position 2")
 
 
 def test_chain_insert_auto_uncategorized_ranks_after_all() -> None:
@@ -484,45 +621,52 @@ def test_chain_insert_auto_ifs_rule_clamps_an_ifs_lsp_below_non_ifs() -> None:
     f, a, b = _two_lsps(ifs_a=False, ifs_b=True, cat_b=FIREWALL)     # firewall ranks first
     out, changes = chain_insert(f, b, chains=(1016,), auto=True, bitnesses=["64"])
     assert chain_of(out, 1016) == (a, b, 1004)
-    assert "IFS rule" in changes[0].detail and changes[0].detail.endswith("position 1")
+    assert "IFS rule" in changes[0].detail and changes[0].detail.endswith("position 2")
 
 
 def test_chain_insert_auto_ifs_rule_keeps_a_non_ifs_lsp_above_ifs() -> None:
     f, a, b = _two_lsps(ifs_a=True, ifs_b=False, cat_b=CRYPTO)       # crypto ranks below
     assert f.catalog("64").get(1016).is_ifs                          # type: ignore[union-attr]
-    out, changes = chain_insert(f, b, chains=(1016,), auto=True, bitnesses=["64"])
-    assert chain_of(out, 1016) == (b, a, 1004)
-    assert "non-IFS LSP is never below an IFS one" in changes[0].detail
-    entry = out.catalog("64").get(1016)
-    assert entry is not None and not entry.is_ifs                    # a non-IFS layer is in it
-    assert ("service_flags", 0x20066, 0x66) in changes[0].fields
+    # The IFS rule wants the non-IFS B above the IFS top layer A: that would change the top
+    # layer of A's entry, which chain-insert never does (install-lsp --over instead).
+    err = refused(ws.WSAEINVAL, ("top layer", "non-IFS LSP is never below an IFS one",
+                                 "install-lsp --over 1016"),
+                  chain_insert, f, b, chains=(1016,), auto=True, bitnesses=["64"])
+    assert "auto placement" in err.message
+    # Below a non-IFS top layer the non-IFS B goes above an IFS layer: flags recomputed.
+    f, i = lsp(f, "I", G3, over=(1005,), ifs=True)                  # [I, 1005] = 1021
+    f, n = lsp(f, "N", "{0D0D0D0D-1111-2222-3333-999999999999}", over=(1021,))  # [N, I, 1005]
+    out, changes = chain_insert(f, b, chains=(n + 1,), auto=True, bitnesses=["64"])
+    assert chain_of(out, n + 1) == (n, b, i, 1005)
+    assert not out.catalog("64").get(n + 1).is_ifs                 # type: ignore[union-attr]
 
 
 def test_chain_insert_all_over_skips_chains_that_already_hold_the_lsp() -> None:
     f, a, b = _two_lsps()
-    out, changes = chain_insert(f, b, all_over=1004, bitnesses=["64"])
+    out, changes = chain_insert(f, b, all_over=1004, position=2, bitnesses=["64"])
     assert [c.id for c in changes] == [1016]
-    again = chain_insert(out, a, all_over=1001, bitnesses=["64"])[0]
-    assert chain_of(again, 1019) == (a, b, 1001)
+    again = chain_insert(out, a, all_over=1001, position=2, bitnesses=["64"])[0]
+    assert chain_of(again, 1019) == (b, a, 1001)
     refused(ws.WSAEINVAL, ("No chain entry", "1004"), chain_insert, out, b, all_over=1004,
-            bitnesses=["64"])
+            position=2, bitnesses=["64"])
 
 
 def test_chain_insert_refusals() -> None:
     f, a, b = _two_lsps()
     kw: dict[str, Any] = dict(bitnesses=BOTH)
     refused(ws.WSAEINVAL, ("1004", "base entry", "layered"), chain_insert, f, 1004,
-            chains=(1016,), **kw)
-    refused(ws.WSAEINVAL, ("1001", "not a chain entry"), chain_insert, f, b, chains=(1001,),
-            **kw)
-    refused(ws.WSAEINVAL, ("Position 2", "0..1", "1016"), chain_insert, f, b,
             chains=(1016,), position=2, **kw)
+    refused(ws.WSAEINVAL, ("1001", "not a chain entry"), chain_insert, f, b, chains=(1001,),
+            position=2, **kw)
+    for bad in (0, 3):
+        refused(ws.WSAEINVAL, (f"Position {bad}", "2..2", "1016"), chain_insert, f, b,
+                chains=(1016,), position=bad, **kw)
     refused(ws.WSAEINVAL, ("Layer 1004", "base provider"), chain_insert, f, b,
             chains=(1016,), below=1004, **kw)
     refused(ws.WSAEINVAL, ("Layer 1001", "not in"), chain_insert, f, b, chains=(1016,),
             above=1001, **kw)
     refused(ws.WSAEINVAL, ("already contains layer 1015", "twice"), chain_insert, f, a,
-            chains=(1016,), **kw)
+            chains=(1016,), position=2, **kw)
     with pytest.raises(UsageError):
         chain_insert(f, b, chains=(1016,), position=0, auto=True, **kw)
     with pytest.raises(UsageError):
@@ -537,10 +681,10 @@ def test_chain_insert_refuses_a_chain_longer_than_seven() -> None:
         hids.append(hid)
     f, last = lsp(f, "Last", G, over=(1004,))
     for hid in hids[:5]:
-        f, _ = chain_insert(f, hid, chains=(last + 1,), bitnesses=BOTH)
+        f, _ = chain_insert(f, hid, chains=(last + 1,), position=2, bitnesses=BOTH)
     assert len(chain_of(f, last + 1)) == 7
     refused(ws.WSANO_RECOVERY, ("7 ids", "MAX_PROTOCOL_CHAIN"), chain_insert, f, hids[5],
-            chains=(last + 1,), bitnesses=BOTH)
+            chains=(last + 1,), position=2, bitnesses=BOTH)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -614,7 +758,8 @@ def test_uninstall_instlsp_form_chain_is_read_and_repaired() -> None:
     f, b = lsp(f, "B", G2, over=(1001,), categories=FIREWALL, bitnesses=["64"])
     # instlsp writes [B, <A's chain entry 1016>, 1004] when layering B over A's chain entry.
     entry = replace(f.catalog("64").get(1016), kind="chain", chain=(b, 1016, 1004),  # type: ignore
-                    name="B over [A over [MSAFD Tcpip [TCP/IP]]]")
+                    name="B over [A over [MSAFD Tcpip [TCP/IP]]]",
+                    path=f.catalog("64").get(b).path)                # type: ignore[union-attr]
     f, _ = install(f, [entry], G3, ["64"])
     new_id = f.next_entry_id - 1
     m = {x.id: x for x in lsp_map(f.catalog("64"))}
@@ -624,9 +769,26 @@ def test_uninstall_instlsp_form_chain_is_read_and_repaired() -> None:
     out, changes = chain_insert(f2, c, chains=(new_id,), auto=True, bitnesses=["64"])
     assert chain_of(out, new_id) == (b, 1016, c, 1004)
     assert changes[0].detail == ("rank 2 (LSP_PROXY) is below rank 1 (LSP_INSPECTOR) of 1016 "
-                                 "'A'; placed at position 2")        # 1016 stands for LSP A
+                                 "'A'; placed at position 3")        # 1016 stands for LSP A
     out, _ = uninstall(f, entry_id=a, bitnesses=["64"])
     assert chain_of(out, new_id) == (b, 1004) and dangling(out) == []
+
+
+def test_BuildLspMap_RemoveProvider_orphans_are_removed_as_one_group() -> None:
+    """instlsp's BuildLspMap puts every orphaned chain entry (CountOrphanedChainEntries: chain[0]
+    names no entry) into ONE group, and RemoveProvider of any of them removes them all (issue 13
+    case 3) -- here the orphans of two different missing hidden entries, in one catalog."""
+    f, a, b = _two_lsps()                         # A: 1016, 1017 over 1004, 1005; B: 1019
+    raw, _ = uninstall(f, entry_id=a, repair=False, bitnesses=["64"])
+    raw, _ = uninstall(raw, entry_id=b, repair=False, bitnesses=["64"])
+    assert [m.ids for m in lsp_map(raw.catalog("64")) if m.is_orphans] == [(1019, 1016, 1017)]
+    out, changes = uninstall(raw, entry_id=1017, bitnesses=BOTH)
+    assert sorted((c.catalog, c.action, c.id) for c in changes) == [
+        ("32", "remove", a), ("32", "remove", 1016), ("32", "remove", 1017),
+        ("64", "remove", 1016), ("64", "remove", 1017), ("64", "remove", 1019)]
+    assert all("one group" in c.detail for c in changes if c.catalog == "64")
+    assert out.catalog("64").ids == list(range(1001, 1015))
+    assert dangling(out) == [] and b in out.catalog("32")       # 32-bit: only LSP A went
 
 
 def test_uninstall_base_with_dependants_is_refused_unless_cascade() -> None:
@@ -683,6 +845,8 @@ def _check(f: CatalogFile) -> None:
             assert all(i in cat for i in e.chain), (e.id, e.chain)
             assert cat.get(e.chain[-1]).kind == "base"              # type: ignore[union-attr]
             assert all(cat.get(i).kind != "base" for i in e.chain[:-1])  # type: ignore
+            top = cat.get(e.chain[0])       # issue 13: a chain carries its top layer's path
+            assert top is None or top.kind != "layered" or top.path == e.path, (e.id, e.path)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -717,8 +881,9 @@ def test_property_operation_sequences_keep_the_catalog_well_formed(data: st.Data
                                       bitnesses=bits, new_guid=gen)
             elif op == "insert":
                 layer, into = data.draw(st.sampled_from(pairs))
-                where = data.draw(st.sampled_from([{}, {"auto": True}, {"position": 1},
-                                                   {"above": (into.chain or ids)[-1]}]))
+                where = data.draw(st.sampled_from([{"auto": True}, {"position": 2},
+                                                   {"above": (into.chain or ids)[-1]},
+                                                   {"below": (into.chain or ids)[0]}]))
                 f, _ = chain_insert(f, layer, chains=(into.id,), bitnesses=bits, **where)
             elif op == "reorder":
                 perm = data.draw(st.permutations(ids))

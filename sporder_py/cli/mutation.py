@@ -39,17 +39,21 @@ def run_mutation(g: Globals, command: str, operation: transaction.Operation, *, 
             outcome.after.catalogs[b].ids if b in outcome.after.catalogs else [])
         for b in outcome.after.bitnesses}
     native = outcome.after.native
+    from ..effects import resolution_changes
+    effects = resolution_changes(outcome.before, outcome.after) if outcome.changes else []
     data: dict[str, Any] = {
         "changes": [c.to_json() for c in outcome.changes],
         "order_before": orders[native][0], "order_after": orders[native][1],
         "orders": {b: {"before": o[0], "after": o[1]} for b, o in orders.items()},
         "serial": outcome.after.serial if outcome.changes else outcome.before.serial,
-        "dry_run": dry_run, **outcome.extra}
+        "dry_run": dry_run, **outcome.extra,
+        "resolution_changes": [c.to_json() for c in effects]}
 
     def human() -> None:
         if human_extra:
             human_extra(outcome)
-        R.plan(outcome.changes, orders, (outcome.before.serial, outcome.after.serial), dry_run)
+        R.plan(outcome.changes, orders, (outcome.before.serial, outcome.after.serial), dry_run,
+               effects)
     emit(as_json, command, data, human)
     return outcome
 

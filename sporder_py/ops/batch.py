@@ -8,9 +8,10 @@ A batch (``apply``) is a list of specs applied in order to one in-memory catalog
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from .. import refs
 from .. import winsock as ws
 from ..errors import SporderError, UsageError
 from ..formats import catalog_toml
@@ -67,6 +68,28 @@ class Spec:
             return ws.parse_int(v)
         raise self._bad(key, "an integer")
 
+    def entry(self, key: builtins.str, f: CatalogFile,
+              bitnesses: Sequence[Bitness]) -> builtins.int | None:
+        """An entry named as users name it (refs.py): an id, a hex id, a triple such as
+        ``inet,stream,tcp``, a provider GUID or a name; it must name the same id in every
+        selected catalog."""
+        v = self._get(key)
+        if v is None or (isinstance(v, int) and not isinstance(v, bool)):
+            return v
+        if not isinstance(v, str):
+            raise self._bad(key, "an entry id, a triple such as inet,stream,tcp, a GUID or a name")
+        return _resolved(v, f, bitnesses, self.where)
+
+    def entries(self, key: builtins.str, f: CatalogFile,
+                bitnesses: Sequence[Bitness]) -> tuple[builtins.int, ...]:
+        v = self._get(key, [])
+        items = [v] if isinstance(v, (int, str)) and not isinstance(v, bool) else v
+        if not isinstance(items, (list, tuple)) or not all(
+                isinstance(i, (int, str)) and not isinstance(i, bool) for i in items):
+            raise self._bad(key, "a list of entry ids, triples (inet,stream,tcp), GUIDs or names")
+        return tuple(i if isinstance(i, int) else _resolved(i, f, bitnesses, self.where)
+                     for i in items)
+
     def ints(self, key: str) -> tuple[builtins.int, ...]:
         v = self._get(key, [])
         if isinstance(v, int) and not isinstance(v, bool):
@@ -114,6 +137,19 @@ class Spec:
         if extra:
             raise UsageError(f"{self.where}: unknown key '{extra[0]}' for "
                              f"'{self.raw.get('command')}'.", code="bad-operation")
+
+
+def _resolved(text: str, f: CatalogFile, bitnesses: Sequence[Bitness], where: str) -> int:
+    number = ws.parse_int(text)
+    if number is not None:            # an id (or hex id) is checked by the operation itself
+        return number
+    ids = {b: refs.find_id(f.catalog(b), text) for b in bitnesses}
+    if len(set(ids.values())) > 1:
+        from ..errors import OperationRefused
+        raise OperationRefused(f"{where}: {ws.shown(text)} names different entries in the "
+                               f"catalogs ({', '.join(f'{i} in {b}-bit' for b, i in ids.items())});"
+                               " name one catalog with --bitness.", code="ambiguous-entry")
+    return next(iter(ids.values()))
 
 
 def _bitnesses(f: CatalogFile, spec: Spec, default: str | None, *, many: bool) -> list[Bitness]:
@@ -227,7 +263,7 @@ def _install(f: CatalogFile, s: Spec, b: str | None, ctx: Ctx) -> Result:
     if provider is None:
         raise s._bad("provider_id", "a GUID like {E70F1AA0-AB8B-11CF-8CA3-00805F48A192}")
     new, changes = install(f, entries, provider, _bitnesses(f, s, b, many=True),
-                           exist_ok=s.flag("exist_ok"))
+                           exist_ok=s.flag("exist_ok"), path32=s.str("path32"))
     return new, changes, {"provider_id": provider, "provider_id_generated": generated}
 
 
@@ -237,7 +273,9 @@ def _install_lsp(f: CatalogFile, s: Spec, b: str | None, ctx: Ctx) -> Result:
     provider = catalog_toml.normalize_guid(provider) if provider else ctx.guid()
     if provider is None:
         raise s._bad("provider_id", "a GUID like {E70F1AA0-AB8B-11CF-8CA3-00805F48A192}")
-    over, over_all, base_only = s.ints("over"), s.flag("over_all"), s.flag("over_base_only")
+    bits = _bitnesses(f, s, b, many=True)
+    over, over_all = s.entries("over", f, bits), s.flag("over_all")
+    base_only = s.flag("over_base_only")
     if sum((bool(over), over_all, base_only)) != 1:
         raise UsageError(f"{s.where}: give exactly one of over, over_all, over_base_only.",
                          code="bad-operation")
@@ -246,7 +284,7 @@ def _install_lsp(f: CatalogFile, s: Spec, b: str | None, ctx: Ctx) -> Result:
         provider_id=provider, targets=Targets(over=over, over_all=over_all,
                                             over_base_only=base_only),
         ifs=s.flag("ifs"), categories=s.categories("categories"),
-        bitnesses=_bitnesses(f, s, b, many=True), new_guid=ctx.guid)
+        bitnesses=bits, new_guid=ctx.guid, path32=s.str("path32"), exist_ok=s.flag("exist_ok"))
     return new, changes, {"lsp_id": hidden, "provider_id": provider,
                           "provider_id_generated": generated}
 
@@ -257,19 +295,22 @@ def _chain_insert(f: CatalogFile, s: Spec, b: str | None, ctx: Ctx) -> Result:
     if len(placement) + auto != 1:
         raise UsageError(f"{s.where}: give exactly one of position, above, below, auto.",
                          code="bad-operation")
-    chains, all_over = s.ints("chains"), s.int("all_over")
+    bits = _bitnesses(f, s, b, many=True)
+    chains, all_over = s.entries("chains", f, bits), s.entry("all_over", f, bits)
     if bool(chains) == (all_over is not None):
         raise UsageError(f"{s.where}: give chain ids or all_over, not both or neither.",
                          code="bad-operation")
     new, changes = chain_insert(
-        f, s.required("lsp", s.int("lsp")), chains=chains, all_over=all_over,
-        position=s.int("position"), above=s.int("above"), below=s.int("below"), auto=auto,
-        ranking=f.lsp_ranking or None, bitnesses=_bitnesses(f, s, b, many=True))
+        f, s.required("lsp", s.entry("lsp", f, bits)), chains=chains, all_over=all_over,
+        position=s.int("position"), above=s.entry("above", f, bits),
+        below=s.entry("below", f, bits), auto=auto, ranking=f.lsp_ranking or None,
+        bitnesses=bits)
     return new, changes, {}
 
 
 def _reorder(f: CatalogFile, s: Spec, b: str | None, ctx: Ctx) -> Result:
-    new, changes = reorder(f, list(s.ints("ids")), _bitnesses(f, s, b, many=False)[0])
+    bits = _bitnesses(f, s, b, many=False)
+    new, changes = reorder(f, list(s.entries("ids", f, bits)), bits[0])
     return new, changes, {}
 
 
@@ -279,15 +320,17 @@ def _move(f: CatalogFile, s: Spec, b: str | None, ctx: Ctx) -> Result:
     if len(given) != 1:
         raise UsageError(f"{s.where}: give exactly one of top, bottom, before, after, position.",
                          code="bad-operation")
-    new, changes = move(f, s.required("id", s.int("id")), top=s.flag("top"),
-                        bottom=s.flag("bottom"), before=s.int("before"), after=s.int("after"),
-                        position=s.int("position"),
-                        bitness=_bitnesses(f, s, b, many=False)[0])
+    bits = _bitnesses(f, s, b, many=False)
+    new, changes = move(f, s.required("id", s.entry("id", f, bits)), top=s.flag("top"),
+                        bottom=s.flag("bottom"), before=s.entry("before", f, bits),
+                        after=s.entry("after", f, bits), position=s.int("position"),
+                        bitness=bits[0])
     return new, changes, {}
 
 
 def _uninstall(f: CatalogFile, s: Spec, b: str | None, ctx: Ctx) -> Result:
-    entry_id, provider = s.int("id"), s.str("provider_id")
+    bits = _bitnesses(f, s, b, many=True)
+    entry_id, provider = s.entry("id", f, bits), s.str("provider_id")
     if (entry_id is None) == (provider is None):
         raise UsageError(f"{s.where}: give an entry id or provider_id, not both or neither.",
                          code="bad-operation")
@@ -297,7 +340,7 @@ def _uninstall(f: CatalogFile, s: Spec, b: str | None, ctx: Ctx) -> Result:
             raise s._bad("provider_id", "a GUID")
     new, changes = uninstall(f, entry_id=entry_id, provider_id=provider,
                              cascade=s.flag("cascade"), repair=not s.flag("no_repair"),
-                             bitnesses=_bitnesses(f, s, b, many=True))
+                             bitnesses=bits)
     return new, changes, {}
 
 
@@ -341,8 +384,9 @@ def _ns_reorder(f: CatalogFile, s: Spec, b: str | None, ctx: Ctx) -> Result:
 
 
 def _categories_set(f: CatalogFile, s: Spec, b: str | None, ctx: Ctx) -> Result:
-    return (*C.set_lsp_categories(f, s.required("id", s.int("id")), s.categories("categories"),
-                                  _bitnesses(f, s, b, many=True)), {})
+    bits = _bitnesses(f, s, b, many=True)
+    return (*C.set_lsp_categories(f, s.required("id", s.entry("id", f, bits)),
+                                  s.categories("categories"), bits), {})
 
 
 def _app_set(f: CatalogFile, s: Spec, b: str | None, ctx: Ctx) -> Result:
@@ -376,9 +420,9 @@ _ENTRY_KEYS = {"name", "path", "family", "type", "protocol", "kind", "chain", "c
                "service_flags", "provider_flags", "message_size", "version", "byte_order",
                "security_scheme"}
 KEYS: dict[str, set[str]] = {   # the keys each command takes (its long options, "_" for "-")
-    "install": _ENTRY_KEYS | {"provider_id", "exist_ok", "entries", "from"},
-    "install-lsp": {"name", "path", "provider_id", "over", "over_all", "over_base_only", "ifs",
-                    "categories"},
+    "install": _ENTRY_KEYS | {"provider_id", "exist_ok", "entries", "from", "path32"},
+    "install-lsp": {"name", "path", "path32", "provider_id", "over", "over_all",
+                    "over_base_only", "ifs", "categories", "exist_ok"},
     "chain-insert": {"lsp", "chains", "all_over", "position", "above", "below", "auto"},
     "reorder": {"ids"}, "move": {"id", "top", "bottom", "before", "after", "position"},
     "uninstall": {"id", "provider_id", "cascade", "no_repair"},

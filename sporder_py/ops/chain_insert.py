@@ -1,11 +1,29 @@
 """Inserting an installed LSP into existing chain entries in place: WSCUpdateProvider (§4.5).
 
 The LSP's hidden id is put into each chosen chain at an explicit position, above or below a
-layer, at the top, or (``auto``) by LSP categories (§7.1) and then instlsp's IFS rule (an IFS
-LSP never sits above a non-IFS one, anchor-tools §2.2).  Ids, GUIDs, names and catalog order are
-kept; the chain's XP1_IFS_HANDLES is recomputed (``chain_entry``).  Choices where the reference
-is silent: chains may grow up to MAX_PROTOCOL_CHAIN (7) ids (``install_lsp`` stops at 6), and
-orphaned chains are never inserted into (WSAEINVAL).
+layer, or (``auto``) by LSP categories (§7.1) and then instlsp's IFS rule (an IFS LSP never sits
+above a non-IFS one, anchor-tools §2.2).  Ids, GUIDs, names, paths and catalog order are kept;
+the chain's XP1_IFS_HANDLES is recomputed (``chain_entry``).  Positions are 1-based, as
+everywhere a user types or reads one: 1 is the top layer, ``len(chain)`` directly above the base
+provider (which stays last).
+
+**The top layer is never changed (issue 13, case 2).**  ws2_32 loads the DLL named by the chosen
+entry's own provider path (ReactOS ``WsTcLoadProvider`` -> ``WsTpInitialize(DllPath)``) and the
+LSP in it walks the rest of the chain, so a chain entry belongs to the LSP of ``chain[0]``: it
+carries that LSP's path and one of its GUIDs.  Putting X above B in B's entry in place would keep
+B's path and GUID (Windows would load B and never call X); giving the entry X's path and GUID
+instead is not something Windows' own tools do either: WSCUpdateProvider rewrites an entry
+*under its own GUID*, and instlsp never changes an existing entry's top layer (its
+``InsertIdIntoProtocolChain`` calls in ``InstallIfsLspProtocolChains`` /
+``InsertIfsLspIntoAllChains`` only insert below a layer, and ``RemoveProvider`` only strips
+non-top ids); a layer on top is always a new entry of that LSP (``InstallNonIfsLspProtocolChains``:
+``"%s over [%s]"``, the LSP's DLL, a fresh GUID).  So placing the LSP at position 1 (``position=1``
+or ``above`` the top layer) is refused with WSAEINVAL and a pointer to ``install-lsp --over``;
+``auto`` keeps the top layer and places the LSP directly below it, unless the IFS rule forbids
+that, which is refused the same way.
+
+Choices where the reference is silent: chains may grow up to MAX_PROTOCOL_CHAIN (7) ids
+(``install_lsp`` stops at 6), and orphaned chains are never inserted into (WSAEINVAL).
 """
 
 from __future__ import annotations
@@ -14,7 +32,7 @@ from collections.abc import Sequence
 
 from .. import winsock as ws
 from .._record import replace
-from ..errors import UsageError
+from ..errors import UsageError, WinsockError
 from ..lspmap import layer_entry
 from ..model import Catalog, CatalogFile, Change, ProtocolEntry
 from ..names import display_name
@@ -48,10 +66,11 @@ def _rank(categories: int, order: list[tuple[str, int]]) -> tuple[int, str]:
     return len(order), "uncategorized"
 
 
-def _auto_position(cat: Catalog, chain: tuple[int, ...], lsp: ProtocolEntry,
+def _auto_position(cat: Catalog, c: ProtocolEntry, lsp: ProtocolEntry,
                    order: list[tuple[str, int]]) -> tuple[int, str]:
-    """Rank placement, then the IFS rule by clamping (anchor-tools §2.2)."""
-    layers = chain[:-1]
+    """Rank placement, then the IFS rule by clamping (anchor-tools §2.2), then below the top
+    layer (which owns the entry).  Returns a 0-based index and the 1-based explanation."""
+    layers = c.chain[:-1]
     entries = [layer_entry(cat.get, i) for i in layers]
     ranks = [_rank(e.lsp_categories if e else 0, order) for e in entries]
     r, label = _rank(lsp.lsp_categories, order)
@@ -73,8 +92,21 @@ def _auto_position(cat: Catalog, chain: tuple[int, ...], lsp: ProtocolEntry,
         rule = "a non-IFS LSP is never below an IFS one"
     text = f"rank {r} ({label}) " + " and ".join(parts)
     if at != pref:
-        text += f"; the IFS rule ({rule}) moves it from position {pref}"
-    return at, f"{text}; placed at position {at}"
+        text += f"; the IFS rule ({rule}) moves it from position {pref + 1}"
+    if at == 0:
+        if not lsp.is_ifs and ifs and ifs[0]:
+            raise _top_refusal(c, f"auto placement puts it there: {text}")
+        at = 1
+        text += "; the top layer stays (it owns the entry), so directly below it"
+    return at, f"{text}; placed at position {at + 1}"
+
+
+def _top_refusal(c: ProtocolEntry, why: str) -> WinsockError:
+    top = c.chain[0]
+    return refuse(ws.WSAEINVAL, f"Position 1 of chain entry {describe(c)} is its top layer "
+                  f"{top}, which owns the entry ({why}): ws2_32 loads the DLL of an entry's top "
+                  "layer, so an LSP put on top in place would never be called; install it over "
+                  f"this entry instead (install-lsp --over {c.id}).")
 
 
 def _position(cat: Catalog, c: ProtocolEntry, lsp: ProtocolEntry, position: int | None,
@@ -82,22 +114,27 @@ def _position(cat: Catalog, c: ProtocolEntry, lsp: ProtocolEntry, position: int 
               order: list[tuple[str, int]]) -> tuple[int, str]:
     chain = c.chain
     if auto:
-        return _auto_position(cat, chain, lsp, order)
+        return _auto_position(cat, c, lsp, order)
     if position is not None:
-        if not 0 <= position <= len(chain) - 1:
-            raise refuse(ws.WSAEINVAL, f"Position {position} is outside 0..{len(chain) - 1} for "
-                         f"chain entry {describe(c)} (0 = top; its base provider {chain[-1]} stays "
-                         "last).")
-        return position, f"placed at position {position}"
+        if not 1 <= position <= len(chain):
+            raise refuse(ws.WSAEINVAL, f"Position {position} is outside 2..{len(chain)} for "
+                         f"chain entry {describe(c)} (1 = its top layer, which stays; its base "
+                         f"provider {chain[-1]} stays last).")
+        if position == 1:
+            raise _top_refusal(c, "asked for with position 1")
+        return position - 1, f"placed at position {position}"
     anchor = above if above is not None else below
     if anchor is None:
-        return 0, "placed at the top (position 0)"
+        raise UsageError("Give one of position, above, below and auto.", code="bad-placement")
     if anchor not in chain or (below is not None and anchor == chain[-1]):
         where = "is not in" if anchor not in chain else "is the base provider of"
         raise refuse(ws.WSAEINVAL, f"Layer {anchor} {where} chain entry {describe(c)}, so nothing "
                      f"can be placed {'above' if above is not None else 'below'} it there.")
     at = chain.index(anchor) + (below is not None)
-    return at, f"placed {'above' if above is not None else 'below'} {anchor} at position {at}"
+    if at == 0:
+        raise _top_refusal(c, f"asked for with above {anchor}")
+    return at, (f"placed {'above' if above is not None else 'below'} {anchor} at position "
+                f"{at + 1}")
 
 
 def chain_insert(f: CatalogFile, lsp_id: int, *, chains: tuple[int, ...] = (),
@@ -107,15 +144,18 @@ def chain_insert(f: CatalogFile, lsp_id: int, *, chains: tuple[int, ...] = (),
     """Put the installed LSP ``lsp_id`` (its hidden entry) into existing chain entries in place.
 
     ``chains`` names chain entries; ``all_over=X`` adds every chain entry whose chain contains X
-    and does not already contain the LSP.  Placement: ``position`` (index, 0 = top, at most
-    len-1 so the base stays last), ``above``/``below`` a layer, ``auto`` (by LSP categories with
-    ``ranking``, else the file's ``lsp_ranking``, else DEFAULT_RANKING, then the IFS rule), or
-    by default the top.  Ids, GUIDs, names and catalog order are kept.  Explicit placements are
-    honoured as given (the IFS rule only steers ``auto``).
+    and does not already contain the LSP.  Placement (exactly one): ``position`` (1-based: 2 is
+    directly below the top layer, ``len(chain)`` directly above the base provider),
+    ``above``/``below`` a layer, or ``auto`` (by LSP categories with ``ranking``, else the
+    file's ``lsp_ranking``, else DEFAULT_RANKING, then the IFS rule, then below the top layer).
+    The top layer is never replaced: position 1, or above the top layer, is refused with
+    WSAEINVAL (see the module doc; ``install-lsp --over`` layers an LSP on top).  Ids, GUIDs,
+    names, paths and catalog order are kept.  Explicit placements are honoured as given (the
+    IFS rule only steers ``auto``).
     """
     cats = selected(f, bitnesses)
-    if sum(x is not None for x in (position, above, below)) + auto > 1:
-        raise UsageError("Give at most one of position, above, below and auto.",
+    if sum(x is not None for x in (position, above, below)) + auto != 1:
+        raise UsageError("Give exactly one of position, above, below and auto.",
                          code="bad-placement")
     if not chains and all_over is None:
         raise UsageError("Name the chain entries to change, or a layer they all contain "

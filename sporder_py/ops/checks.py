@@ -116,3 +116,17 @@ def require_intact(cat: Catalog, e: ProtocolEntry) -> None:
             raise refuse(ws.WSAEINVAL, f"Chain entry {describe(e)} names id {i}, which is not "
                          f"in the {cat.bitness}-bit catalog (an orphaned chain; uninstall it "
                          "first).")
+
+
+def check_chain_path(cat: Catalog, n: int, e: ProtocolEntry) -> None:
+    """A chain entry carries its top layer's DLL path (issue 13): ws2_32 loads the chosen
+    entry's own path (ReactOS ``WsTcLoadProvider`` -> ``WsTpInitialize(DllPath)``), and the LSP
+    in it finds the next layer through the chain; any other path would load another DLL."""
+    if e.kind != "chain" or not e.chain:
+        return
+    top = cat.get(e.chain[0])
+    if top is not None and top.kind == "layered" and top.path != e.path:
+        raise refuse(ws.WSAEINVAL, f"The chain of entry #{n} ({display_name(e.name)!r}) starts "
+                     f"with LSP {describe(top)}, whose DLL is {top.path!r}; a chain entry must "
+                     f"carry its top layer's DLL path (ws2_32 loads the chosen entry's own "
+                     f"path), not {e.path!r}.")

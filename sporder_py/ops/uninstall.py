@@ -1,14 +1,21 @@
 """Uninstalling: WSCDeinstallProvider (§4.3), with instlsp's repair of what depends on the
 removed entries (instlsp RemoveProvider, anchor-tools §2.4).
 
-Dependants are repaired first, then the entries are deleted: the removed ids are stripped from
-every remaining chain, a chain entry of the removed LSP that still holds other layers is kept and
-renamed, and a chain left with only its base provider goes too.  Which entries make up an LSP
-follows instlsp's LSP map (``lspmap``), worked out here only for the LSPs being removed.  A
-choice where the reference is silent: removing a base provider that chains still depend on is
-refused with WSANO_RECOVERY (the code Windows gives when the catalog's state makes an operation
-impossible, e.g. "no base provider", §4.1) unless ``cascade``.  ``next_entry_id`` never goes
-back.
+Dependants are repaired first, then the entries are deleted: the removed ids (the hidden id and
+every chain-entry id of the LSP) are stripped from every remaining chain (instlsp
+``RemoveProvider`` step 4, ``RemoveIdFromChain``: ids, order, names, paths and GUIDs of the
+dependants kept), every chain entry of the removed LSP goes with it (step 7: each of its
+LayeredGuids is deinstalled -- an entry whose top layer is the LSP belongs to it, whatever else
+it holds), and a chain left with only its base provider goes too.  Removing an IFS LSP that was
+inserted below a non-IFS layer (``install_lsp``'s instlsp path) strips its chain entry from the
+updated entries again.  Orphaned chain entries (``chain[0]`` names no entry) are one group, as
+instlsp's ``BuildLspMap`` makes them (``CountOrphanedChainEntries``; ``-r <any orphan>`` removes
+every orphan GUID): uninstalling any of them removes every orphan of that catalog.  Which entries
+make up an LSP follows instlsp's LSP map (``lspmap``), worked out here only for the LSPs being
+removed.  A choice where the reference is silent: removing a base provider that chains still
+depend on is refused with WSANO_RECOVERY (the code Windows gives when the catalog's state makes
+an operation impossible, e.g. "no base provider", §4.1) unless ``cascade``.  ``next_entry_id``
+never goes back.
 """
 
 from __future__ import annotations
@@ -18,11 +25,10 @@ from collections.abc import Sequence
 from .. import winsock as ws
 from .._record import replace
 from ..errors import UsageError
-from ..lspmap import layer_entry
 from ..model import Catalog, CatalogFile, Change, ProtocolEntry
 from ..names import display_name
 from . import Result
-from .chain_entry import chain_flags, changed_fields, over_name
+from .chain_entry import chain_flags, changed_fields
 from .checks import id_list, provider_guid, refuse, selected
 
 
@@ -41,12 +47,18 @@ def _remove_repairing(cat: Catalog, seeds: list[ProtocolEntry],
         if owner is not None:
             name = display_name(lsps[owner].name)
             gone[owner] = f"hidden entry of LSP '{name}'"
-            own.update({c.id: name for c in chains if c.chain and c.chain[0] == owner})
+            mine = {c.id: name for c in chains if c.chain and c.chain[0] == owner}
+            own.update(mine)
+            gone.update({i: f"chain entry of LSP '{n}'" for i, n in mine.items()})
         elif e.kind == "base":
             bases.append(e)
+        elif e.chain[0] not in cat:     # instlsp BuildLspMap: all orphans are one group
+            orphans = [c.id for c in chains if c.chain and c.chain[0] not in cat]
+            gone.update({i: "orphaned chain entry (its first id names no entry); instlsp's LSP "
+                         "map makes every orphan of the catalog one group, removed together"
+                         for i in orphans})
         else:
-            gone[e.id] = ("orphaned chain entry (its first id names no entry)"
-                          if e.chain[0] not in cat else "chain entry owned by no LSP")
+            gone[e.id] = "chain entry owned by no LSP"
     if bases:
         base_ids = {e.id for e in bases}
         deps = [c for c in cat.protocols
@@ -82,10 +94,7 @@ def _remove_repairing(cat: Catalog, seeds: list[ProtocolEntry],
         chain = tuple(i for i in c.chain if i not in strip)
         if chain == c.chain:
             continue
-        top, base = layer_entry(lookup, chain[0]), lookup(chain[-1])
-        name = over_name(top.name, base.name) if c.id in own and top and base else c.name
-        new = replace(c, chain=chain, name=name,
-                      service_flags=chain_flags(c.service_flags, chain, lookup))
+        new = replace(c, chain=chain, service_flags=chain_flags(c.service_flags, chain, lookup))
         updated[c.id] = new
         changes.append(Change("update", cat.bitness, c.id, display_name(c.name),
                               changed_fields(c, new),
@@ -101,16 +110,16 @@ def uninstall(f: CatalogFile, *, entry_id: int | None = None, provider_id: str |
               cascade: bool = False, repair: bool = True, bitnesses: Sequence[str]) -> Result:
     """Remove an LSP whole, a base provider, or an orphaned chain entry; repair dependants.
 
-    Given an LSP's hidden id, any of its chain-entry ids, or a GUID of either, the whole LSP goes
-    (instlsp RemoveProvider): its ids are stripped from every other chain (ids and order kept);
-    its own chain entries are deleted, except one still holding other layers, which is kept
-    without it and renamed ``"<new top layer> over [<base>]"``; any chain left with only its base
-    provider is deleted.  A base provider (by id, or all entries of its GUID) is refused with
-    WSANO_RECOVERY while chains depend on it, unless ``cascade`` (those chains go too).  An
-    orphaned chain entry is simply removed.  ``repair=False`` is the raw WSCDeinstallProvider:
+    Given an LSP's hidden id, any of its chain-entry ids, or a GUID of either, the whole LSP
+    goes (instlsp RemoveProvider): its ids are stripped from every other chain (ids, order,
+    names, paths and GUIDs kept); its own chain entries (those whose top layer it is) are
+    deleted; any chain left with only its base provider is deleted.  A base provider (by id, or
+    all entries of its GUID) is refused with WSANO_RECOVERY while chains depend on it, unless
+    ``cascade`` (those chains go too).  An orphaned chain entry removes every orphan of that
+    catalog (instlsp's one orphan group).  ``repair=False`` is the raw WSCDeinstallProvider:
     every entry carrying the GUID (for ``entry_id``: that entry's GUID) is removed and dangling
-    chains stay.  Each selected catalog is handled on its own; the id/GUID must exist in at least
-    one (else WSAEINVAL, §4.10 M4).  ``next_entry_id`` never goes back.
+    chains stay.  Each selected catalog is handled on its own; the id/GUID must exist in at
+    least one (else WSAEINVAL, §4.10 M4).  ``next_entry_id`` never goes back.
     """
     cats = selected(f, bitnesses)
     if (entry_id is None) == (provider_id is None):

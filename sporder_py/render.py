@@ -26,15 +26,18 @@ from __future__ import annotations
 import json
 import re
 import sys
-import unicodedata
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import winsock as ws
 from ._record import Record, record
 from .errors import UsageError
 from .formats.jsondoc import SCHEMA
 from .model import Catalog, Change, ProtocolEntry
+from .names import display_name
+
+if TYPE_CHECKING:
+    from .effects import ResolutionChange
 
 # --- escaping ------------------------------------------------------------------------------------
 
@@ -103,7 +106,8 @@ def err(text: str) -> None:
 
 
 def warn(text: str) -> None:
-    err(f"sporder: warning: {text}")
+    """One warning, on one line: a line feed from a file cannot start a forged line."""
+    err(f"sporder: warning: {safe(text)}")
 
 
 def is_tty() -> bool:
@@ -138,6 +142,7 @@ def char_width(ch: str) -> int:
     format characters, 1 otherwise."""
     if ch.isascii():
         return 1
+    import unicodedata  # only for non-ASCII text (start-up, rule 6)
     if unicodedata.combining(ch) or (unicodedata.category(ch) in ("Mn", "Me", "Cf")
                                      and ch != "\u00ad"):
         return 0
@@ -460,22 +465,34 @@ def triple_text(af: int, st: int, proto: int) -> str:
     return request_text(af, st, proto)
 
 
+def protocol_cell(e: ProtocolEntry) -> str:
+    """The PROTOCOL cell: the name under the family, the number, or ``lo..hi`` for an entry
+    with iProtocolMaxOffset (RAW/IP serves ``0..255``)."""
+    if e.protocol_max_offset > 0:
+        return f"{e.protocol}..{e.protocol + e.protocol_max_offset}"
+    return sym(ws.protocol_name(e.family, e.protocol), e.protocol)
+
+
 def entry_row(pos: int | None, e: ProtocolEntry) -> list[object]:
+    """One row of ``ENTRY_HEADERS``: the display name (``names.display_name``) and the DLL."""
     flags = f"{e.service_flags:#x}/{e.provider_flags:#x}"
     chain = " : ".join(str(i) for i in e.chain_ids) if e.kind == "chain" else ""
-    return [pos, e.id, e.kind, e.name, sym(ws.family_name(e.family), e.family),
-            sym(ws.socket_type_name(e.socket_type), e.socket_type),
-            sym(ws.protocol_name(e.family, e.protocol), e.protocol), chain, flags]
+    return [pos, e.id, e.kind, display_name(e.name), sym(ws.family_name(e.family), e.family),
+            sym(ws.socket_type_name(e.socket_type), e.socket_type), protocol_cell(e), chain,
+            flags, e.path]
 
 
 ENTRY_HEADERS = ["POS", "ID", "KIND", "NAME", "FAMILY", "TYPE", "PROTOCOL", "CHAIN",
-                 "FLAGS (XP1/PFL)"]
+                 "FLAGS (XP1/PFL)", "PATH"]
+# The catalog table hides the DLL path first when the terminal is narrow (``show`` and
+# ``stacks`` have it), then the other low-value columns.
+ENTRY_DROP: tuple[str, ...] = ("PATH",) + tuple(h for h in DEFAULT_DROP if h != "PATH")
 
 
 def catalog_table(cat: Catalog, title: str | None = None, *, columns: Sequence[str] | None = None,
                   plain: bool | None = None, width: int | None = None) -> None:
     table(ENTRY_HEADERS, [entry_row(i, e) for i, e in enumerate(cat.protocols, 1)], title,
-          columns=columns, plain=plain, width=width)
+          columns=columns, plain=plain, width=width, drop=ENTRY_DROP)
 
 
 # --- mutation plans ------------------------------------------------------------------------------
@@ -506,8 +523,10 @@ def plan_mark(action: str) -> str:
 
 
 def plan(changes: list[Change], orders: dict[str, tuple[list[int], list[int]]],
-         serial: tuple[int, int], dry_run: bool) -> None:
-    """The human plan of a mutation: entries added/removed/changed, order before -> after.
+         serial: tuple[int, int], dry_run: bool,
+         effects: Sequence[ResolutionChange] | None = None) -> None:
+    """The human plan of a mutation: entries added/removed/changed, order before -> after, the
+    serial, then the socket() calls that change.
 
     One line per change, ``MARK ACTION (catalog 64|32, or file) [ID] NAME``, where MARK is:
 
@@ -520,7 +539,12 @@ def plan(changes: list[Change], orders: dict[str, tuple[list[int], list[int]]],
     Under it, one ``field: before -> after`` line per changed field (values as users write
     them: ``yes``/``no``, ``(none)``, ``[a, b]``) and the change's detail.  Then, per catalog
     whose order changed, the ids before and after; then the serial, or the dry-run notice.
-    Names, details and values go through ``safe()``.
+    The plan ends with the resolution changes (``effects.resolution_changes``): under
+    ``socket() calls that change:``, one line per catalog and (family, type, protocol), by name,
+    with the stack before ``->`` the stack after (``id 'name'`` from the top layer to the base
+    provider, joined by ``>``), or ``fails with WSAE...``; ``no socket() call changes`` when
+    the plan changes something but no call goes elsewhere (nothing when ``effects`` is None:
+    not computed).  Names, details and values go through ``safe()``.
     """
     if not changes:
         out("no change")
@@ -541,3 +565,24 @@ def plan(changes: list[Change], orders: dict[str, tuple[list[int], list[int]]],
         out(f"dry run: nothing written (serial stays {serial[0]})")
     elif changes:
         out(f"serial {serial[0]} -> {serial[1]}")
+    if changes and effects is not None:
+        resolution_section(effects)
+
+
+def stack_text(ids: Sequence[int] | None, names: Sequence[str], error: int | None) -> str:
+    """``1015 'N' > 1004 'MSAFD Tcpip [TCP/IP]'``, or ``fails with WSAE... (n)``."""
+    if ids is None:
+        return f"fails with {ws.wsa_error_text(error)}" if error is not None else "fails"
+    return " > ".join(f"{i} '{safe(display_name(n))}'" for i, n in zip(ids, names, strict=True))
+
+
+def resolution_section(effects: Sequence[ResolutionChange]) -> None:
+    """The end of a plan: which socket() calls resolve differently (see ``plan``)."""
+    if not effects:
+        out("no socket() call changes")
+        return
+    out("socket() calls that change:")
+    for c in effects:
+        out(f"  (catalog {safe(c.bitness)}) {safe(triple_text(*c.triple))}: "
+            f"{stack_text(c.before, c.before_names, None)} -> "
+            f"{stack_text(c.after, c.after_names, c.error)}")

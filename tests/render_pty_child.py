@@ -49,7 +49,7 @@ def namespace_rows() -> list[list[object]]:
 def main() -> None:
     assert sys.stdout.isatty(), "the pty tests need a terminal on stdout"
     print(ENTRIES_MARK, flush=True)
-    R.table(R.ENTRY_HEADERS, entry_rows(), "Winsock catalog (64-bit)")
+    R.table(R.ENTRY_HEADERS, entry_rows(), "Winsock catalog (64-bit)", drop=R.ENTRY_DROP)
     print(NAMESPACES_MARK, flush=True)
     R.table(NAMESPACE_HEADERS, namespace_rows(), "Namespace providers (64-bit)")
     print(END_MARK, flush=True)

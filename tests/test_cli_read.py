@@ -69,7 +69,9 @@ def test_show_every_field_and_the_expanded_chain(cli):
 
 def test_show_unknown_id_exits_1(cli):
     r = cli("show", "4242")
-    assert r.code == 1 and "no entry with id 4242" in r.err
+    assert r.code == 1 and "no entry with id 4242 in the 64-bit or 32-bit catalog" in r.err
+    r = cli("show", "abc")
+    assert r.code == 1 and "'abc' names no entry" in r.err and "Traceback" not in r.err
 
 
 def test_resolve_success_prints_stack_top_to_base(cli):
@@ -103,7 +105,11 @@ def test_resolve_failure_prints_wsae_and_exits_1(cli, args, code, err):
 def test_resolve_explain_lists_every_entry_verdict(cli):
     r = cli("resolve", "inet", "raw", "icmp", "--explain", "--json")
     explain = r.json["data"]["explain"]
-    assert [e["verdict"] for e in explain][-1] == "chosen" and explain[-1]["id"] == 1006
+    verdicts = [e["verdict"] for e in explain]
+    assert len(explain) == 14 and [e["position"] for e in explain] == list(range(1, 15))
+    assert verdicts.count("chosen") == 1 and explain[verdicts.index("chosen")]["id"] == 1006
+    after = explain[verdicts.index("chosen") + 1:]       # every entry, as the man page says
+    assert after and {e["verdict"] for e in after} == {"not-reached"}
     failed = cli("resolve", "bth", "dgram", "rfcomm", "--explain")
     assert failed.code == 1 and "VERDICT" in failed.out
 
@@ -117,9 +123,9 @@ def test_resolve_protocol_info(cli):
 
 @pytest.mark.parametrize("args", [
     ["resolve", "inet", "stream"], ["resolve", "AF_MARS", "stream", "tcp"],
-    ["resolve", "inet", "stream", "99999999999"], ["show"], ["show", "abc"],
+    ["resolve", "inet", "stream", "99999999999"], ["show"], ["show", "af_mars,stream,tcp"],
     ["list", "--bogus"], ["frobnicate"], ["--bitness", "16", "list"],
-    ["--bitness", "both", "show", "1001"], ["init", "--from"], ["move", "1001"],
+    ["list", "--columns", "id,colour"], ["init", "--from"], ["move", "1001"],
     ["install-lsp", "--name", "x", "--path", "y"], ["chain-insert", "1", "2"],
     ["uninstall"], ["undo", "--steps", "0"], ["probe"], ["wsk", "capture"],
     ["--lock-timeout", "-1", "list"],

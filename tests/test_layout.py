@@ -33,6 +33,10 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "sporder_py.render": ("sporder_py.cli", "sporder_py.store", "click"),
     "sporder_py.wsk": ("sporder_py.cli", "sporder_py.store", "click", "rich"),
     "sporder_py.probe": ("sporder_py.cli", "sporder_py.store", "click", "rich"),
+    "sporder_py.stacks": ("sporder_py.formats", "sporder_py.ops", "sporder_py.store",
+                          "sporder_py.cli", "sporder_py.render", "click", "rich"),
+    "sporder_py.report": ("sporder_py.ops", "sporder_py.store", "sporder_py.cli",
+                          "sporder_py.render", "click", "rich"),
 }
 
 
@@ -60,10 +64,10 @@ def imports_of(name: str, path: Path) -> set[str]:
                 mod = ".".join(base + ([node.module] if node.module else []))
             else:
                 mod = node.module or ""
-            found.add(mod)
-            for alias in node.names:          # "from . import render" imports a module
-                if f"{mod}.{alias.name}" in MODULES:
-                    found.add(f"{mod}.{alias.name}")
+            subs = [f"{mod}.{a.name}" for a in node.names if f"{mod}.{a.name}" in MODULES]
+            found.update(subs)                # "from . import render" imports a module...
+            if len(subs) < len(node.names):   # ...and "from .model import X" the module itself
+                found.add(mod)
     return found
 
 

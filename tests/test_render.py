@@ -247,12 +247,12 @@ def test_rich_is_not_imported_for_piped_output() -> None:
 @pytest.mark.parametrize("width", [60, 80, 100, 120, 160, 300, 400])
 def test_layout_fits_and_keeps_identifiers_whole(width: int) -> None:
     rows = [[R.safe(str(c)) if c is not None else "" for c in r] for r in child.entry_rows()]
-    fit = R.layout(R.ENTRY_HEADERS, rows, width, drop=R.DEFAULT_DROP)
+    fit = R.layout(R.ENTRY_HEADERS, rows, width, drop=R.ENTRY_DROP)
     assert sum(fit.widths) + 3 * len(fit.columns) + 1 <= width
     kept = [R.ENTRY_HEADERS[i] for i in fit.columns]
     assert {"ID", "NAME", "FAMILY", "PROTOCOL"} <= set(kept)
     for i, w in zip(fit.columns, fit.widths, strict=True):
-        if R.ENTRY_HEADERS[i] != "NAME":
+        if R.ENTRY_HEADERS[i] not in ("NAME", "PATH"):      # text columns fold
             assert w >= max(len(r[i]) for r in rows), R.ENTRY_HEADERS[i]
     assert set(fit.hidden) == set(R.ENTRY_HEADERS) - set(kept)
     if width >= 400:
@@ -263,7 +263,7 @@ def test_layout_fits_and_keeps_identifiers_whole(width: int) -> None:
 
 def test_layout_too_narrow_for_the_identifiers_cuts_them_on_one_line() -> None:
     rows = [[R.safe(str(c)) if c is not None else "" for c in r] for r in child.entry_rows()]
-    fit = R.layout(R.ENTRY_HEADERS, rows, 40, drop=R.DEFAULT_DROP)
+    fit = R.layout(R.ENTRY_HEADERS, rows, 40, drop=R.ENTRY_DROP)
     assert sum(fit.widths) + 3 * len(fit.columns) + 1 <= 40
     assert [R.ENTRY_HEADERS[i] for i in fit.columns] == ["ID", "NAME", "FAMILY", "PROTOCOL"]
 

@@ -15,7 +15,10 @@ FORBIDDEN = ("rich", "filelock", "platformdirs", "tomlkit", "importlib.metadata"
              "sporder_py.wsk", "sporder_py.ops", "sporder_py.probe",
              # issue 7: ~4 ms (pathlib, with urllib.parse and ipaddress) and ~8 ms (hashlib's
              # OpenSSL) of start-up; the writer (tomli_w) is not needed to read
-             "pathlib", "hashlib", "tomli_w")
+             "pathlib", "hashlib", "tomli_w",
+             # issue 15: the views and completion load only when used
+             "sporder_py.stacks", "sporder_py.report", "sporder_py.cli.view",
+             "click.shell_completion")
 
 PROBE = """
 import sys, io, contextlib, json
@@ -29,6 +32,7 @@ print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
 @pytest.mark.parametrize("args", [
     ["resolve", "AF_INET", "SOCK_STREAM", "IPPROTO_TCP", "--json"],
     ["list", "--json"], ["list"], ["show", "1001"], ["resolve", "inet", "stream", "tcp"],
+    ["show", "MSAFD Tcpip [TCP/IP]"], ["resolve", "inet", "stream", "tcp", "--explain"],
 ])
 def test_read_path_does_not_import_heavy_modules(args):
     proc = subprocess.run([sys.executable, "-c", PROBE, "--catalog",

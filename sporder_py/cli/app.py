@@ -33,21 +33,23 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 class Globals:
     """The group's options, shared by every command (ctx.obj)."""
 
-    __slots__ = ("catalog", "bitness", "lock_timeout", "json")
+    __slots__ = ("catalog", "bitness", "lock_timeout", "json", "control_set")
 
     def __init__(self, catalog: str | None, bitness: str | None, lock_timeout: float,
-                 json: bool = False) -> None:
+                 json: bool = False, control_set: int | None = None) -> None:
         self.catalog = catalog
         self.bitness = bitness
         self.lock_timeout = lock_timeout
         self.json = json           # --json given before the command
+        self.control_set = control_set   # ControlSet00N of a SYSTEM hive (Select\Current)
 
     @property
     def location(self) -> Location:
         return locate(self.catalog)
 
     def read(self, *, any_format: bool = True) -> reading.Loaded:
-        loaded = reading.load(self.location, any_format=any_format)
+        loaded = reading.load(self.location, any_format=any_format,
+                              control_set=self.control_set)
         if loaded.fmt == "shipped":
             R.err(f"sporder: note: {R.safe(self.location.path)} does not exist yet; showing the "
                   f"shipped {shipped.DEFAULT_CATALOG} default catalog.")
@@ -103,6 +105,7 @@ def json_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 # command gets hidden copies that overwrite the group's value (the last one given wins).
 BITNESS = click.Choice(["64", "32", "both"], case_sensitive=False)
 LOCK_TIMEOUT = click.FloatRange(min=0, max=atomic.MAX_LOCK_TIMEOUT)
+CONTROL_SET = click.IntRange(min=1, max=999)
 
 
 def _set_global(ctx: click.Context, param: click.Parameter, value: Any) -> None:
@@ -120,6 +123,8 @@ def _global_copies() -> list[click.Option]:
             click.Option(["--bitness", "global_bitness"], type=BITNESS, hidden=True,
                          expose_value=False, callback=_set_global),
             click.Option(["--lock-timeout", "global_lock_timeout"], type=LOCK_TIMEOUT,
+                         hidden=True, expose_value=False, callback=_set_global),
+            click.Option(["--control-set", "global_control_set"], type=CONTROL_SET,
                          hidden=True, expose_value=False, callback=_set_global)]
 
 
@@ -193,6 +198,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("check", "doctor_cmd"),
     "probe": ("check", "probe_cmd"),
     "wsk": ("wsk", "wsk_group"),
+    "stacks": ("view", "stacks_cmd"),
+    "report": ("view", "report_cmd"),
 }
 
 
@@ -229,12 +236,15 @@ def all_commands() -> dict[str, click.Command]:
 @click.option("--lock-timeout", type=LOCK_TIMEOUT, default=atomic.DEFAULT_LOCK_TIMEOUT,
               envvar="SPORDER_LOCK_TIMEOUT", show_default=True, metavar="SECONDS",
               help="How long a writer waits for the catalog lock (env SPORDER_LOCK_TIMEOUT).")
+@click.option("--control-set", type=CONTROL_SET, default=None, metavar="N",
+              help="A SYSTEM hive (the catalog, or a file to import): read or write "
+                   "ControlSet00N instead of the one Select\\Current names.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object on stdout (as the command's own --json).")
 @click.version_option(__version__, prog_name="sporder")
 @click.pass_context
 def cli(ctx: click.Context, catalog: str | None, bitness: str | None, lock_timeout: float,
-        as_json: bool) -> None:
+        control_set: int | None, as_json: bool) -> None:
     """Inspect, edit and predict the Winsock 2 catalog.
 
     Models the ordered list of transport providers, layered service providers (LSPs) with
@@ -249,7 +259,8 @@ def cli(ctx: click.Context, catalog: str | None, bitness: str | None, lock_timeo
     """
     if not math.isfinite(lock_timeout):
         raise click.BadParameter("must be a finite number of seconds.", param_hint="--lock-timeout")
-    ctx.obj = Globals(catalog, bitness.lower() if bitness else None, lock_timeout, as_json)
+    ctx.obj = Globals(catalog, bitness.lower() if bitness else None, lock_timeout, as_json,
+                      control_set)
 
 
 _ARGS: list[str] = []      # the arguments main() was given, for history records

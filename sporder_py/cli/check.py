@@ -25,7 +25,10 @@ from .mutation import run_mutation
 def doctor_cmd(g: Globals, root: str | None, strict: bool, fix: bool, dry_run: bool,
                if_serial: int | None, as_json: bool) -> None:
     """Check the catalog: orphaned and dangling chains, bad chain shapes, IFS order, LSPs
-    fighting for the top, base providers shadowed by broken chains, missing DLLs."""
+    fighting for the top, base providers shadowed by broken chains, missing DLLs.
+
+    Every catalog the file has is checked (both on 64-bit Windows); --bitness picks one.
+    """
     from .. import integrity
     if dry_run and not fix:
         raise UsageError("--dry-run goes with --fix.")
@@ -48,11 +51,13 @@ def doctor_cmd(g: Globals, root: str | None, strict: bool, fix: bool, dry_run: b
     errors = [x for x in findings if x.severity == "error"]
     failing = errors or (strict and findings)
     data = {"findings": [x.to_json() for x in findings], "errors": len(errors),
-            "warnings": len(findings) - len(errors), "serial": f.serial}
+            "warnings": len(findings) - len(errors), "serial": f.serial, "catalogs": bits}
+    checked = " and ".join(f"{b}-bit" for b in bits)
 
     def human() -> None:
         if not findings:
-            R.out("no findings: the catalog is healthy")
+            R.out(f"no findings in the {checked} catalog{'s' if len(bits) > 1 else ''}: "
+                  "the catalog is healthy")
             return
         R.table(["SEVERITY", "CODE", "CATALOG", "POS", "ID", "FINDING", "REPAIR"],
                 [[x.severity, x.code, x.catalog, x.position, x.id, x.message, x.repair]

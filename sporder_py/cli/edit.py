@@ -12,6 +12,7 @@ import click
 from .. import render as R
 from ..errors import CatalogFileError, UsageError
 from ..store import reading, shipped
+from . import complete
 from .app import Globals, json_option
 from .mutation import _mutating, run_spec
 
@@ -20,12 +21,16 @@ from .mutation import _mutating, run_spec
 @click.option("--name", metavar="TEXT", help="szProtocol of the entry (<= 255 characters).")
 @click.option("--path", metavar="DLL", help="Provider DLL path (<= 259 characters, stored "
               "unexpanded, e.g. %SystemRoot%\\system32\\x.dll).")
+@click.option("--path32", metavar="DLL", help="The 32-bit catalog's DLL path (as "
+              "WSCInstallProviderAndChains64_32's lpszProviderDllPath32); default: --path, and "
+              "the plan says so.")
 @click.option("--family", metavar="AF", help="Address family: AF_INET, inet, 2 ...")
 @click.option("--type", "type_", metavar="TYPE", help="Socket type: SOCK_STREAM, stream, 1 ...")
 @click.option("--protocol", metavar="PROTO", help="Protocol: IPPROTO_TCP, tcp, 6 ... (default 0).")
 @click.option("--provider-id", metavar="GUID", help="Provider GUID (generated and printed when "
               "absent).")
-@click.option("--kind", type=click.Choice(["base", "layered", "chain"]), default=None,
+@click.option("--kind", type=click.Choice(["base", "layered", "chain"], case_sensitive=False),
+              default=None,
               help="Raw entry kind (default base).")
 @click.option("--chain", "chain", metavar="ID", type=int, multiple=True,
               help="With --kind chain: the chain ids, top layer first (repeatable).")
@@ -56,11 +61,12 @@ def install_cmd(g: Globals, name: str | None, path: str | None, family: str | No
                 service_flags: str | None, provider_flags: str | None,
                 message_size: int | None, version_: int | None, byte_order: int | None,
                 security_scheme: int | None, from_file: str | None, exist_ok: bool,
-                dry_run: bool, if_serial: int | None, as_json: bool) -> None:
+                path32: str | None, dry_run: bool, if_serial: int | None,
+                as_json: bool) -> None:
     """Install entries under one provider GUID (WSCInstallProvider): ids assigned from
     next_entry_id, appended at the end, never reused."""
     spec: dict[str, Any] = {"command": "install", "provider_id": provider_id,
-                            "exist_ok": exist_ok}
+                            "exist_ok": exist_ok, "path32": path32}
     if from_file:
         from ..formats import catalog_toml
         try:
@@ -90,51 +96,83 @@ def _categories(text: tuple[str, ...]) -> list[str]:
 
 @click.command("install-lsp")
 @click.option("--name", required=True, metavar="TEXT", help="The LSP's name.")
-@click.option("--path", required=True, metavar="DLL", help="The LSP DLL path.")
+@click.option("--path", required=True, metavar="DLL", help="The LSP DLL path (every entry "
+              "of the LSP carries it).")
+@click.option("--path32", metavar="DLL", help="The 32-bit catalog's DLL path (instlsp -d32, "
+              "WSCInstallProviderAndChains64_32's lpszProviderDllPath32); default: --path, and "
+              "the plan says so.")
 @click.option("--provider-id", metavar="GUID", help="The LSP's GUID (generated and printed when "
               "absent).")
-@click.option("--over", "over", type=int, multiple=True, metavar="ID",
-              help="Layer over this entry (repeatable).")
-@click.option("--over-all", is_flag=True, help="Layer over what every distinct (family, type, "
-              "protocol) resolves to today, so the LSP stacks on top of existing LSPs.")
-@click.option("--over-base-only", is_flag=True, help="Layer over every distinct base "
-              "provider triple (WSCInstallProviderAndChains).")
-@click.option("--ifs", is_flag=True, help="The LSP returns IFS handles (kept below non-IFS LSPs).")
+@click.option("--over", "over", multiple=True, metavar="ENTRY", shell_complete=complete.entries,
+              help="Layer over this entry (repeatable), as instlsp -o: an id, a triple such as "
+                   "inet,stream,tcp (its base provider), a GUID or a name.")
+@click.option("--exist-ok", is_flag=True, help="Succeed without change when this provider GUID "
+              "is already installed with the same name, path(s), categories and targets "
+              "(exit 1, saying what differs, when it is installed differently).")
+@click.option("--over-all", is_flag=True, help="Layer over the entry socket() picks today for "
+              "every distinct (family, type, protocol), so the LSP stacks on top of the LSPs "
+              "there instead of bypassing them.  (instlsp -a before Vista layers over every "
+              "non-layered entry, chains of other LSPs included.)")
+@click.option("--over-base-only", is_flag=True, help="Layer over the first base provider of "
+              "every distinct (family, type, protocol), bypassing existing LSPs: what "
+              "WSCInstallProviderAndChains does with no protocol list (instlsp -a on Vista+).")
+@click.option("--ifs", is_flag=True, help="The LSP returns IFS handles.  Over a chain with a "
+              "non-IFS layer it goes directly below that layer: its own chain is the part "
+              "below it, and the target entry is updated in place to include it (instlsp).")
 @click.option("--categories", multiple=True, metavar="CATS", help="LSP categories, e.g. "
               "LSP_INSPECTOR,LSP_SYSTEM (repeatable or comma separated).")
 @_mutating
 @click.pass_obj
-def install_lsp_cmd(g: Globals, name: str, path: str, provider_id: str | None,
-                    over: tuple[int, ...], over_all: bool, over_base_only: bool, ifs: bool,
-                    categories: tuple[str, ...], dry_run: bool, if_serial: int | None,
-                    as_json: bool) -> None:
+def install_lsp_cmd(g: Globals, name: str, path: str, path32: str | None,
+                    provider_id: str | None, over: tuple[str, ...], exist_ok: bool,
+                    over_all: bool, over_base_only: bool, ifs: bool, categories: tuple[str, ...],
+                    dry_run: bool, if_serial: int | None, as_json: bool) -> None:
     """Install a layered service provider: a hidden entry plus one chain per target, moved to
-    the top of the catalog."""
+    the top of the catalog.
+
+    \b
+    Targets, side by side:
+      --over ENTRY      the entries given (instlsp -o); ENTRY is an id, a triple
+                        (inet,stream,tcp: its base provider), a GUID or a name
+      --over-all        what socket() picks today per (family, type, protocol): stacks on
+                        existing LSPs
+      --over-base-only  the first base provider per (family, type, protocol): bypasses
+                        existing LSPs (WSCInstallProviderAndChains, instlsp -a on Vista+)
+    instlsp -a before Vista layers over every non-layered entry, other LSPs' chains included.
+    """
     if sum((bool(over), over_all, over_base_only)) != 1:
         raise UsageError("give exactly one of --over ID, --over-all, --over-base-only.")
-    run_spec(g, {"command": "install-lsp", "name": name, "path": path,
+    run_spec(g, {"command": "install-lsp", "name": name, "path": path, "path32": path32,
                  "provider_id": provider_id, "over": list(over), "over_all": over_all,
-                 "over_base_only": over_base_only, "ifs": ifs,
+                 "over_base_only": over_base_only, "ifs": ifs, "exist_ok": exist_ok,
                  "categories": _categories(categories)},
              as_json=as_json, dry_run=dry_run, if_serial=if_serial)
 
 
 @click.command("chain-insert")
-@click.argument("lsp_id", metavar="LSP_ID", type=int)
-@click.argument("chain_ids", metavar="[CHAIN_ID]...", type=int, nargs=-1)
-@click.option("--all-over", type=int, metavar="ID", help="Every chain entry whose chain "
-              "contains ID.")
-@click.option("--position", type=int, metavar="N", help="Index in the chain (0 = top).")
-@click.option("--above", type=int, metavar="ID", help="Directly above this layer.")
-@click.option("--below", type=int, metavar="ID", help="Directly below this layer.")
+@click.argument("lsp_id", metavar="LSP", shell_complete=complete.entries)
+@click.argument("chain_ids", metavar="[CHAIN]...", nargs=-1, shell_complete=complete.entries)
+@click.option("--all-over", metavar="ENTRY", shell_complete=complete.entries,
+              help="Every chain entry whose chain contains ENTRY (an id, a triple such as "
+                   "inet,stream,tcp, a GUID or a name).")
+@click.option("--position", type=int, metavar="N", help="Position in the chain, 1-based as in "
+              "'show': 2 = directly below the top layer, the chain's length = directly above "
+              "the base provider.  1 (the top) is refused: the top layer owns the entry.")
+@click.option("--above", metavar="ENTRY", shell_complete=complete.entries,
+              help="Directly above this layer (not the top layer).")
+@click.option("--below", metavar="ENTRY", shell_complete=complete.entries,
+              help="Directly below this layer.")
 @click.option("--auto", is_flag=True, help="Place by LSP categories (filtering/inspection "
-              "above proxies above caches above data-modifying and crypto layers).")
+              "above proxies above caches above data-modifying and crypto layers), then the "
+              "IFS rule, always below the top layer.")
 @_mutating
 @click.pass_obj
-def chain_insert_cmd(g: Globals, lsp_id: int, chain_ids: tuple[int, ...], all_over: int | None,
-                     position: int | None, above: int | None, below: int | None, auto: bool,
+def chain_insert_cmd(g: Globals, lsp_id: str, chain_ids: tuple[str, ...], all_over: str | None,
+                     position: int | None, above: str | None, below: str | None, auto: bool,
                      dry_run: bool, if_serial: int | None, as_json: bool) -> None:
-    """Put an installed LSP into existing chain entries, in place (ids, GUIDs, order kept)."""
+    """Put an installed LSP into existing chain entries, in place (ids, GUIDs, paths, order
+    kept).  The top layer never changes: ws2_32 loads the DLL of the entry's top layer, so to
+    put an LSP on top, install it over the entry (install-lsp --over ID)."""
     if bool(chain_ids) == (all_over is not None):
         raise UsageError("give chain ids or --all-over ID (one of the two).")
     if sum(x is not None for x in (position, above, below)) + auto != 1:
@@ -145,10 +183,10 @@ def chain_insert_cmd(g: Globals, lsp_id: int, chain_ids: tuple[int, ...], all_ov
 
 
 @click.command("reorder")
-@click.argument("ids", metavar="ID...", type=int, nargs=-1, required=True)
+@click.argument("ids", metavar="ENTRY...", nargs=-1, required=True, shell_complete=complete.entries)
 @_mutating
 @click.pass_obj
-def reorder_cmd(g: Globals, ids: tuple[int, ...], dry_run: bool, if_serial: int | None,
+def reorder_cmd(g: Globals, ids: tuple[str, ...], dry_run: bool, if_serial: int | None,
                 as_json: bool) -> None:
     """Write the catalog order (WSCWriteProviderOrder): IDs must be an exact permutation."""
     run_spec(g, {"command": "reorder", "ids": list(ids)}, as_json=as_json, dry_run=dry_run,
@@ -156,16 +194,18 @@ def reorder_cmd(g: Globals, ids: tuple[int, ...], dry_run: bool, if_serial: int 
 
 
 @click.command("move")
-@click.argument("entry_id", metavar="ID", type=int)
+@click.argument("entry_id", metavar="ENTRY", shell_complete=complete.entries)
 @click.option("--top", is_flag=True, help="To the top of the catalog.")
 @click.option("--bottom", is_flag=True, help="To the bottom.")
-@click.option("--before", type=int, metavar="ID", help="Just before entry ID.")
-@click.option("--after", type=int, metavar="ID", help="Just after entry ID.")
+@click.option("--before", metavar="ENTRY", shell_complete=complete.entries,
+              help="Just before this entry.")
+@click.option("--after", metavar="ENTRY", shell_complete=complete.entries,
+              help="Just after this entry.")
 @click.option("--position", type=int, metavar="N", help="To position N (1-based).")
 @_mutating
 @click.pass_obj
-def move_cmd(g: Globals, entry_id: int, top: bool, bottom: bool, before: int | None,
-             after: int | None, position: int | None, dry_run: bool, if_serial: int | None,
+def move_cmd(g: Globals, entry_id: str, top: bool, bottom: bool, before: str | None,
+             after: str | None, position: int | None, dry_run: bool, if_serial: int | None,
              as_json: bool) -> None:
     """Move one entry; computes the permutation and writes it as reorder does."""
     if top + bottom + sum(x is not None for x in (before, after, position)) != 1:
@@ -176,7 +216,7 @@ def move_cmd(g: Globals, entry_id: int, top: bool, bottom: bool, before: int | N
 
 
 @click.command("uninstall")
-@click.argument("entry_id", metavar="[ID]", type=int, required=False)
+@click.argument("entry_id", metavar="[ENTRY]", required=False, shell_complete=complete.entries)
 @click.option("--provider-id", metavar="GUID", help="Remove by provider GUID instead of id.")
 @click.option("--cascade", is_flag=True, help="Removing a base provider also removes the "
               "chains that depend on it.")
@@ -184,12 +224,12 @@ def move_cmd(g: Globals, entry_id: int, top: bool, bottom: bool, before: int | N
               "GUID's entries and leave orphaned chains (to reproduce broken catalogs).")
 @_mutating
 @click.pass_obj
-def uninstall_cmd(g: Globals, entry_id: int | None, provider_id: str | None, cascade: bool,
+def uninstall_cmd(g: Globals, entry_id: str | None, provider_id: str | None, cascade: bool,
                   no_repair: bool, dry_run: bool, if_serial: int | None, as_json: bool) -> None:
     """Remove an LSP whole (given its hidden id or any chain id) or a base provider, repairing
-    the chains that mention it."""
+    the chains that mention it.  ENTRY is an id, a triple, an LSP's GUID or a name."""
     if (entry_id is None) == (provider_id is None):
-        raise UsageError("give an entry ID or --provider-id GUID (one of the two).")
+        raise UsageError("give an ENTRY or --provider-id GUID (one of the two).")
     run_spec(g, {"command": "uninstall", "id": entry_id, "provider_id": provider_id,
                  "cascade": cascade, "no_repair": no_repair},
              as_json=as_json, dry_run=dry_run, if_serial=if_serial)
@@ -214,7 +254,9 @@ def ns_list_cmd(g: Globals, as_json: bool) -> None:
     data = {"catalog": cat.bitness, "serial": f.serial,
             "namespaces": [jsondoc.namespace_to_json(n, i)
                            for i, n in enumerate(cat.namespaces, 1)]}
-    emit_rows = [[i, n.provider_id, n.name, R.sym(ws.namespace_name(n.namespace), n.namespace),
+    from ..names import display_name
+    emit_rows = [[i, n.provider_id, display_name(n.name),
+                  R.sym(ws.namespace_name(n.namespace), n.namespace),
                   "yes" if n.enabled else "no", n.version, n.path]
                  for i, n in enumerate(cat.namespaces, 1)]
     if as_json:
@@ -278,13 +320,14 @@ def categories_group() -> None:
 
 
 @categories_group.command("set")
-@click.argument("entry_id", metavar="ID", type=int)
+@click.argument("entry_id", metavar="ENTRY", shell_complete=complete.entries)
 @click.argument("cats", metavar="CAT...", nargs=-1)
 @_mutating
 @click.pass_obj
-def categories_set_cmd(g: Globals, entry_id: int, cats: tuple[str, ...], dry_run: bool,
+def categories_set_cmd(g: Globals, entry_id: str, cats: tuple[str, ...], dry_run: bool,
                        if_serial: int | None, as_json: bool) -> None:
-    """Set an LSP's categories on its hidden entry (ID: the hidden id or one of its chains)."""
+    """Set an LSP's categories on its hidden entry (ENTRY: its hidden entry or one of its
+    chains, by id, GUID or name)."""
     run_spec(g, {"command": "categories-set", "id": entry_id, "categories": _categories(cats)},
              as_json=as_json, dry_run=dry_run, if_serial=if_serial)
 

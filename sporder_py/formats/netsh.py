@@ -36,6 +36,9 @@ Choices where the reference is silent (each is tested):
   and DLL path), of chain entries over them, and PFL_HIDDEN on layered entries; each entry lists
   those fields in ``inferred`` and the warnings name them.  Counters: next_entry_id = highest id
   seen (entries and chains) + 1, serial 1.
+* **Markdown.**  When the first block title is inside a fenced code block (a ``sporder
+  report``, whose catalog sits in a collapsed ``<details>`` element, or a listing pasted into a
+  GitHub issue between backtick fences), only that fenced block is read.
 * ``partial=True`` keeps the complete blocks and turns each block that lacks required fields
   (a truncated paste) into a warning; bad values are errors either way.
 
@@ -122,6 +125,27 @@ def _lines(text: str) -> list[str]:
     if len(lines) > 1 and not lines[-1]:
         lines.pop()
     return [line.strip() for line in lines]
+
+
+_FENCE = re.compile(r"(`{3,}|~{3,})[^`]*")
+
+
+def _unfenced(lines: list[str]) -> list[str]:
+    """Markdown (a ``sporder report``, an issue comment): when the first block title sits in a
+    fenced code block, the lines of that block, every other line blanked (line numbers kept).
+    Text without such a fence is returned as it is."""
+    first = next((i for i, line in enumerate(lines) if line in _TITLES), None)
+    if first is None:
+        return lines
+    fences = [i for i in range(first) if _FENCE.fullmatch(lines[i])]
+    if len(fences) % 2 == 0:         # the title is not inside a fenced block
+        return lines
+    opening = fences[-1]
+    fence = _FENCE.fullmatch(lines[opening])
+    mark = fence.group(1) if fence else "```"
+    close = next((j for j in range(first + 1, len(lines))
+                  if lines[j].startswith(mark) and set(lines[j]) == {mark[0]}), len(lines))
+    return [""] * (opening + 1) + lines[opening + 1:close] + [""] * (len(lines) - close)
 
 
 def _is_rule(line: str) -> bool:
@@ -314,7 +338,7 @@ def parse_netsh(text: str, source: str, *,
     protocols: dict[Bitness, list[ProtocolEntry]] = {"64": [], "32": []}
     id_lines: dict[tuple[Bitness, int], int] = {}
     namespaces: list[NamespaceEntry] = []
-    for block in r.blocks(_lines(text)):
+    for block in r.blocks(_unfenced(_lines(text))):
         if block.kind == "namespace":
             ns = r.namespace(block)
             if ns is not None:

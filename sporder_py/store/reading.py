@@ -86,16 +86,18 @@ class Loaded(Record):
     file: CatalogFile
     warnings: list[str]
     source: str            # what messages call it
-    fmt: str               # "toml", "netsh", "reg", ... or "shipped"
+    fmt: str               # "toml", "netsh", "reg", ... "live" or "shipped"
     exists: bool
+    control_set: int | None = None     # the ControlSet00N read, for a SYSTEM hive
 
     def __init__(self, file: CatalogFile, warnings: list[str], source: str, fmt: str,
-                 exists: bool) -> None:
+                 exists: bool, control_set: int | None = None) -> None:
         object.__setattr__(self, "file", file)
         object.__setattr__(self, "warnings", warnings)
         object.__setattr__(self, "source", source)
         object.__setattr__(self, "fmt", fmt)
         object.__setattr__(self, "exists", exists)
+        object.__setattr__(self, "control_set", control_set)
 
 
 def load_live() -> Loaded:
@@ -105,7 +107,31 @@ def load_live() -> Loaded:
     return Loaded(f, warnings, f"live ({live.computer_name()})", "live", True)
 
 
-def load(loc: Location, *, any_format: bool = False) -> Loaded:
+def load_any(path: str, source: str, *, control_set: int | None = None,
+             partial: bool = False, fmt: str | None = None,
+             what: str = "catalog file") -> Loaded:
+    """A file in any format sporder reads (detected by content unless ``fmt`` says); a SYSTEM
+    hive is read from the control set ``Select\\Current`` names, or ``control_set``."""
+    data = read_bytes(path, what)
+    if fmt is None and control_set is None and data.startswith(catalog_toml.HEADER.encode()):
+        # sporder's own file, by its header line: no format detection to import (start-up)
+        f, warnings = catalog_toml.decode(data, source)
+        return Loaded(f, warnings, source, "toml", True)
+    from ..formats import detect
+    found = fmt or detect.sniff(data)
+    if found == "hive":
+        from ..formats import hive
+        got = hive.read_hive_catalog(path, source, control_set)
+        return Loaded(got.file, got.warnings,
+                      f"{source} (ControlSet{got.control_set:03d}, chosen by {got.chosen_by})",
+                      "hive", True, got.control_set)
+    f, warnings, found = detect.parse(data, source, fmt=fmt, path=path, partial=partial,
+                                      control_set=control_set)
+    return Loaded(f, warnings, source, found, True)
+
+
+def load(loc: Location, *, any_format: bool = False,
+         control_set: int | None = None) -> Loaded:
     """Load for reading.  ``live`` reads the running Windows machine's registry.  The per-user
     default, when absent, falls back to the live catalog on Windows and to the shipped default
     elsewhere; with ``any_format`` the file may be in any format ``import`` reads (detected by
@@ -116,10 +142,8 @@ def load(loc: Location, *, any_format: bool = False) -> Loaded:
         if sys.platform == "win32":      # pragma: no cover - exercised on Windows only
             return load_live()
         return Loaded(load_shipped(), [], f"{DEFAULT_CATALOG} (shipped)", "shipped", False)
-    data = read_bytes(loc.path)
     if any_format:
-        from ..formats import detect
-        f, warnings, fmt = detect.parse(data, loc.path, path=loc.path)
-        return Loaded(f, warnings, loc.path, fmt, True)
+        return load_any(loc.path, loc.path, control_set=control_set)
+    data = read_bytes(loc.path)
     f, warnings = catalog_toml.decode(data, loc.path)
     return Loaded(f, warnings, loc.path, "toml", True)

@@ -84,3 +84,20 @@ def catalog_path(tmp_path: Path) -> Path:
 def load_shipped(name: str = "windows-11"):
     from sporder_py.formats import catalog_toml
     return catalog_toml.loads((CATALOGS / f"{name}.toml").read_text(encoding="utf-8"), name)[0]
+
+
+@pytest.fixture(scope="session")
+def real_hive(tmp_path_factory: pytest.TempPathFactory):
+    """A real SYSTEM hive of tests/data/hives by name, decompressed once per session into a
+    temporary directory (never into the tree); tests that write copy it first."""
+    import lzma
+    pytest.importorskip("regipy", reason="regipy is not installed (pip install 'sporder[hive]')")
+    folder = tmp_path_factory.mktemp("real-hives")
+
+    def get(name: str) -> Path:
+        dest = folder / name
+        if not dest.exists():
+            dest.write_bytes(lzma.decompress((TESTDATA / "hives" / f"{name}.xz").read_bytes()))
+            dest.chmod(0o444)
+        return dest
+    return get

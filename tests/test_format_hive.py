@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import lzma
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -22,18 +21,9 @@ NAMES = ["SYSTEM-win7-x86", "SYSTEM-win8-x64", "SYSTEM-win10-x64", "SYSTEM-win10
 
 
 @pytest.fixture(scope="module")
-def hive(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
-    """Decompresses a real hive (once) into a temporary directory; never into the tree."""
-    pytest.importorskip("regipy", reason="regipy is not installed (pip install 'sporder[hive]')")
-    folder = tmp_path_factory.mktemp("hives")
-
-    def get(name: str) -> Path:
-        dest = folder / name
-        if not dest.exists():
-            src = HIVES / f"{name}.xz"
-            dest.write_bytes(lzma.decompress(src.read_bytes()))
-        return dest
-    return get
+def hive(real_hive: Callable[[str], Path]) -> Callable[[str], Path]:
+    """A real hive, decompressed once (conftest.real_hive)."""
+    return real_hive
 
 
 @pytest.fixture(scope="module")

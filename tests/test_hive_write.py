@@ -6,7 +6,6 @@ comparisons use ``hivexregedit --export`` (every key and value, byte-exact hex f
 
 from __future__ import annotations
 
-import lzma
 import os
 import shutil
 import stat
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CATALOGS, TESTDATA
+from conftest import CATALOGS
 from sporder_py.errors import CatalogFileError, OperationRefused, SporderError, UsageError
 from sporder_py.formats.hive import read_hive, read_hive_catalog
 from sporder_py.formats.hivewrite import (
@@ -40,17 +39,9 @@ PARAMS = r"\ControlSet001\Services\WinSock2\Parameters"
 
 
 @pytest.fixture(scope="module")
-def originals(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
-    """A real hive decompressed once per module (read-only to the tests: they copy it)."""
-    pytest.importorskip("regipy", reason="regipy is not installed (pip install 'sporder[hive]')")
-    folder = tmp_path_factory.mktemp("hive-originals")
-
-    def get(name: str) -> Path:
-        dest = folder / name
-        if not dest.exists():
-            dest.write_bytes(lzma.decompress((TESTDATA / "hives" / f"{name}.xz").read_bytes()))
-        return dest
-    return get
+def originals(real_hive: Callable[[str], Path]) -> Callable[[str], Path]:
+    """A real hive decompressed once (conftest.real_hive; read-only: the tests copy it)."""
+    return real_hive
 
 
 @pytest.fixture

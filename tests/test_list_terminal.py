@@ -5,19 +5,13 @@ fits the terminal, no identifier is split across lines, and the long-name entrie
 
 from __future__ import annotations
 
-import errno
-import fcntl
-import os
-import select
 import shutil
-import struct
 import subprocess
-import termios
-import time
 from pathlib import Path
 
 import pytest
-from test_render import ANSI, parse_table
+from pty_run import run_in_pty
+from test_render import parse_table
 
 from conftest import CATALOGS, sporder_cmd
 from sporder_py import render as R
@@ -41,40 +35,8 @@ def long_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def run_list_in_pty(catalog: Path, columns: int, lines: int = 60) -> str:
     """``sporder --catalog CATALOG --bitness 64 list`` on a pseudo-terminal; ANSI removed."""
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("COLUMNS", "LINES", "NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE",
-                        "TTY_INTERACTIVE", "JUPYTER_COLUMNS")}
-    env["TERM"] = "xterm-256color"
-    proc = subprocess.Popen([*sporder_cmd(), "--catalog", str(catalog), "--bitness", "64",
-                             "list"], stdin=slave, stdout=slave, stderr=slave, env=env,
-                            close_fds=True, start_new_session=True)
-    os.close(slave)
-    chunks: list[bytes] = []
-    deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 1)
-            if not ready:
-                if proc.poll() is not None:
-                    break
-                continue
-            try:
-                data = os.read(master, 65536)
-            except OSError as exc:          # EIO: the child closed the terminal
-                if exc.errno != errno.EIO:
-                    raise
-                break
-            if not data:
-                break
-            chunks.append(data)
-    finally:
-        os.close(master)
-        proc.wait(timeout=30)
-    text = b"".join(chunks).decode("utf-8")
-    assert proc.returncode == 0, text
-    return ANSI.sub("", text).replace("\r\n", "\n")
+    return run_in_pty([*sporder_cmd(), "--catalog", str(catalog), "--bitness", "64", "list"],
+                      columns, lines)
 
 
 @pytest.mark.parametrize("columns", [60, 80, 120])

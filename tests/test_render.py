@@ -3,17 +3,10 @@ plan's wording, trees; and real pseudo-terminal runs of the catalog table at 60/
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import json
-import os
 import re
-import select
-import struct
 import subprocess
 import sys
-import termios
-import time
 from pathlib import Path
 
 import pytest
@@ -24,7 +17,8 @@ from sporder_py.model import Change
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-import render_pty_child as child  # noqa: E402  (the helper beside this file)
+import pty_run  # noqa: E402  (helpers beside this file)
+import render_pty_child as child  # noqa: E402
 
 # One sample of every dangerous class, with its visible escape.
 DANGEROUS = {
@@ -383,45 +377,9 @@ def test_tree_rich(capsys: pytest.CaptureFixture[str]) -> None:
 
 # --- real pseudo-terminal runs -------------------------------------------------------------------
 
-ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
-
-
 def run_in_pty(columns: int, lines: int = 50) -> str:
     """Run the child on a pseudo-terminal of ``columns`` x ``lines``; its output, ANSI removed."""
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("COLUMNS", "LINES", "NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE",
-                        "TTY_INTERACTIVE", "JUPYTER_COLUMNS")}
-    env["TERM"] = "xterm-256color"
-    proc = subprocess.Popen([sys.executable, str(HERE / "render_pty_child.py")], stdin=slave,
-                            stdout=slave, stderr=slave, env=env, close_fds=True,
-                            start_new_session=True)
-    os.close(slave)
-    chunks: list[bytes] = []
-    deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 1)
-            if not ready:
-                if proc.poll() is not None:
-                    break
-                continue
-            try:
-                data = os.read(master, 65536)
-            except OSError as exc:          # EIO: the child closed the terminal
-                if exc.errno != errno.EIO:
-                    raise
-                break
-            if not data:
-                break
-            chunks.append(data)
-    finally:
-        os.close(master)
-        proc.wait(timeout=30)
-    text = b"".join(chunks).decode("utf-8")
-    assert proc.returncode == 0, text
-    return ANSI.sub("", text).replace("\r\n", "\n")
+    return pty_run.run_in_pty([sys.executable, str(HERE / "render_pty_child.py")], columns, lines)
 
 
 def parse_table(block: list[str]) -> tuple[list[str], list[list[list[str]]], list[str]]:

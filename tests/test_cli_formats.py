@@ -139,3 +139,14 @@ def test_doctor_strict_fails_on_warnings(cli, tmp_path):
         "--family", "inet", "--type", "0")
     assert cli("--catalog", cat, "doctor").code == 0
     assert cli("--catalog", cat, "doctor", "--strict").code == 1
+
+
+def test_list_json_of_both_catalogs_imports_both(cli, tmp_path):
+    """list --json carries the WOW64 catalog in data.catalogs; reading it back keeps it."""
+    doc = tmp_path / "both.json"
+    doc.write_text(cli("--catalog", CATALOGS / "windows-10.toml", "list", "--json").out)
+    back = cli("--catalog", doc, "--bitness", "32", "list", "--json")
+    assert back.code == 0, back.err
+    want = cli("--catalog", CATALOGS / "windows-10.toml", "--bitness", "32", "list", "--json")
+    assert [e["id"] for e in back.json["data"]["entries"]] == [
+        e["id"] for e in want.json["data"]["entries"]]

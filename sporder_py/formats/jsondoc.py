@@ -81,9 +81,30 @@ def parse_list_json(text: str, source: str) -> tuple[CatalogFile, list[str]]:
     if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
         raise CatalogFileError(f"{source}: not a 'sporder list --json' document (no data.entries "
                                "list).", code="catalog-invalid")
-    bitness = str(data.get("catalog", "64"))
-    if bitness not in ("64", "32"):
-        raise CatalogFileError(f"{source}: data.catalog must be \"64\" or \"32\".",
+    # Both catalogs when the document lists them (data.catalogs), else data itself.
+    parts = data.get("catalogs")
+    if not isinstance(parts, list) or not all(isinstance(c, dict) for c in parts):
+        parts = [data]
+    tables: dict[str, Any] = {}
+    ids: list[int] = []
+    for part in parts:
+        bitness = str(part.get("catalog", "64"))
+        if bitness not in ("64", "32") or f"catalog{bitness}" in tables:
+            raise CatalogFileError(f"{source}: data.catalog must be \"64\" or \"32\", once "
+                                   "each.", code="catalog-invalid")
+        tables[f"catalog{bitness}"], more = _catalog_table(part, source)
+        ids += more
+    next_id = max(ids + [ws.FIRST_CATALOG_ENTRY_ID - 1]) + 1
+    return catalog_toml.from_dict(
+        {"format": 1, "description": f"imported from {source}", "next_entry_id": next_id,
+         "serial": data.get("serial", 1) if isinstance(data.get("serial"), int) else 1,
+         **tables}, source)
+
+
+def _catalog_table(data: dict[str, Any], source: str) -> tuple[dict[str, Any], list[int]]:
+    """One catalog of a list --json document -> its TOML table, and every id it names."""
+    if not isinstance(data.get("entries"), list):
+        raise CatalogFileError(f"{source}: a catalog of data.catalogs has no entries list.",
                                code="catalog-invalid")
     protocols: list[dict[str, Any]] = []
     for pos, item in enumerate(data["entries"], 1):
@@ -108,11 +129,7 @@ def parse_list_json(text: str, source: str) -> tuple[CatalogFile, list[str]]:
                            if k in item})
     ids: list[int] = [p["id"] for p in protocols if isinstance(p.get("id"), int)]
     chain_ids: list[int] = [c for p in protocols for c in p.get("chain", []) if isinstance(c, int)]
-    next_id = max(ids + chain_ids + [ws.FIRST_CATALOG_ENTRY_ID - 1]) + 1
     table: dict[str, Any] = {"protocol": protocols}
     if namespaces:
         table["namespace"] = namespaces
-    return catalog_toml.from_dict(
-        {"format": 1, "description": f"imported from {source}", "next_entry_id": next_id,
-         "serial": data.get("serial", 1) if isinstance(data.get("serial"), int) else 1,
-         f"catalog{bitness}": table}, source)
+    return table, ids + chain_ids

@@ -80,14 +80,24 @@ def layered_over(catalog_file: CatalogFile, af: int | str, type: int | str,
     :class:`~sporder_py.errors.WinsockError` (its WSAE number in ``winsock_error``)."""
     from . import resolver
     from . import winsock as ws
-    triple = (af if isinstance(af, int) else ws.parse_family(af),
-              type if isinstance(type, int) else ws.parse_socket_type(type),
-              protocol if isinstance(protocol, int) else ws.parse_protocol(protocol))
-    if bitness not in catalog_file.catalogs:
-        if len(catalog_file.catalogs) != 1:
-            from .errors import UsageError
-            raise UsageError(f"bitness must be one of {', '.join(catalog_file.bitnesses)}, not "
-                             f"{bitness!r}.", code="bad-bitness")
+    from .errors import UsageError
+    parts = []
+    for what, value, parse in (("af", af, ws.parse_family),
+                               ("type", type, ws.parse_socket_type),
+                               ("protocol", protocol, ws.parse_protocol)):
+        if isinstance(value, int) and not isinstance(value, bool):
+            parts.append(value)
+        elif isinstance(value, str):
+            parts.append(parse(value))
+        else:
+            raise UsageError(f"{what} must be a name or an integer, not {value!r}.",
+                             code="bad-value")
+    triple = (parts[0], parts[1], parts[2])
+    if str(bitness) not in ("64", "32"):
+        raise UsageError(f"bitness must be \"64\" or \"32\", not {bitness!r}.",
+                         code="bad-bitness")
+    bitness = str(bitness)
+    if bitness not in catalog_file.catalogs:     # a one-catalog file answers from that one
         bitness = catalog_file.native
     cat = catalog_file.catalog(bitness)
     res = resolver.resolve(cat, *triple)

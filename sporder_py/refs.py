@@ -25,12 +25,13 @@ from __future__ import annotations
 import re
 
 from . import winsock as ws
-from .errors import OperationRefused
+from .errors import OperationRefused, UsageError
 from .model import Catalog, ProtocolEntry
 from .names import display_name
 
 _GUID = re.compile(r"^\{?[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-"
                    r"[0-9A-Fa-f]{12}\}?$")
+_ID = re.compile(r"^(?:[0-9]+|0[xX][0-9A-Fa-f]+)$", re.ASCII)
 _SHOWN = 6                      # candidates named in a message
 
 
@@ -80,16 +81,43 @@ def base_for_triple(cat: Catalog, triple: tuple[int, int, int],
                   "no-such-entry")
 
 
+def entry_id(text: str) -> int | None:
+    """An id as users write one: ASCII decimal or ``0x`` hexadecimal (no sign, no other
+    digits); None for anything else."""
+    t = text.strip()
+    if _ID.match(t):
+        return int(t, 16) if t[:2].lower() == "0x" else int(t)
+    return None
+
+
+def _named(cat: Catalog, text: str) -> list[ProtocolEntry]:
+    """Entries whose stored or displayed name is ``text``: exactly (as typed, then without the
+    surrounding spaces), then ignoring case."""
+    for want in dict.fromkeys((text, text.strip())):
+        found = [e for e in cat.protocols if want in (e.name, display_name(e.name))]
+        if found:
+            return found
+    folded = text.strip().casefold()
+    return [e for e in cat.protocols
+            if folded in (e.name.casefold(), display_name(e.name).casefold())]
+
+
 def find_entry(cat: Catalog, text: str) -> ProtocolEntry:
     """The entry ``text`` names in ``cat`` (see the module docstring), or OperationRefused."""
     t = text.strip()
-    number = ws.parse_int(t)
+    number = entry_id(t)
     if number is not None:
         e = cat.get(number)
         if e is None:
             raise _refuse(cat, text, "is not the id of an entry", "no-such-entry")
         return e
-    triple = parse_triple(t)
+    try:
+        triple = parse_triple(t)
+    except UsageError:
+        named = _named(cat, text)            # "a,b,c" may be a name after all
+        if named:
+            return _one(cat, text, named, "entries")
+        raise
     if triple is not None:
         return base_for_triple(cat, triple, t)
     if _GUID.match(t):
@@ -101,12 +129,9 @@ def find_entry(cat: Catalog, text: str) -> ProtocolEntry:
         if found:
             return _one(cat, text, found, "entries")
         raise _refuse(cat, text, "is not the provider GUID of an entry", "no-such-entry")
-    for key in (str, str.casefold):          # exactly, then ignoring case
-        want = key(t)
-        found = [e for e in cat.protocols
-                 if key(e.name) == want or key(display_name(e.name)) == want]
-        if found:
-            return _one(cat, text, found, "entries")
+    found = _named(cat, text)
+    if found:
+        return _one(cat, text, found, "entries")
     raise _refuse(cat, text, "names no entry (give an id, a triple such as inet,stream,tcp, a "
                   "provider GUID or a name)", "no-such-entry")
 

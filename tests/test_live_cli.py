@@ -102,7 +102,7 @@ def test_live_elsewhere_is_one_sentence(cli, tmp_path):
     for args in (["--catalog", "live", "list"], ["--catalog", tmp_path / "x.toml", "init",
                                                  "--from", "live"]):
         r = cli(*args)
-        assert r.code == 3 and "read only on Windows" in r.err and r.err.count("\n") == 1
+        assert r.code == 3 and "can be read only on Windows" in r.err and r.err.count("\n") == 1
 
 
 # --- the library API -------------------------------------------------------------------------

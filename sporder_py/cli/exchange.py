@@ -108,6 +108,8 @@ def export_cmd(g: Globals, fmt: str, output: str | None, key_root: str | None, f
                                    "write there (the catalog changes only through 'sporder "
                                    "import', which records and locks the write).",
                                    code="output-is-catalog")
+        if fmt != "hive":
+            output = _output_file(output)
     f = g.read().file
     bits = g.read_bitnesses(f, allow_both=True) if g.bitness else f.bitnesses
     sub = replace(f, catalogs={b: f.catalogs[b] for b in bits})
@@ -133,6 +135,11 @@ def export_cmd(g: Globals, fmt: str, output: str | None, key_root: str | None, f
     else:
         from ..formats import catalog_toml
         data = catalog_toml.dumps(sub).encode("utf-8")
+    if fmt == "reg" and len(bits) == 1:
+        other = "32" if bits[0] == "64" else "64"
+        R.warn(f"the .reg file deletes the {other}-bit catalog's entry keys too, and this catalog "
+               f"has only the {bits[0]}-bit one: merge it only into a system whose catalogs are "
+               f"the same ('export --format hive' checks that).")
     if output:
         atomic.atomic_write(Path(output), data)
         R.err(f"sporder: wrote {output} ({len(data)} bytes, {fmt})")
@@ -160,3 +167,40 @@ def _export_hive(f: CatalogFile, output: str, control_set: int | None, force: bo
           f"as {R.safe(done.backup)})")
     if as_json:
         R.out(R.envelope("export", {"format": "hive", "output": output, **done.to_json()}))
+
+
+def _output_file(output: str) -> str:
+    """Where ``export -o`` may write: a new file, or an existing regular file (a link is written
+    through to its target).  A device, FIFO, socket or directory, a read-only file and a SYSTEM
+    hive are refused in one sentence (exit 3): export replaces the file by rename, which would
+    destroy them (``-o /dev/null`` as root)."""
+    import os
+    import stat
+    real = os.path.realpath(output)
+    try:
+        info = os.stat(real)
+    except FileNotFoundError:
+        return real
+    except OSError as exc:
+        raise CatalogFileError(f"cannot use output {output}: {exc.strerror or exc}.",
+                               code="output-unusable") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise CatalogFileError(f"output {output} is a directory, not a file.",
+                               code="output-unusable")
+    if not stat.S_ISREG(info.st_mode):
+        raise CatalogFileError(f"output {output} is not a regular file (a device, FIFO or "
+                               "socket); export writes files (use standard output instead).",
+                               code="output-unusable")
+    if not info.st_mode & 0o222:
+        raise CatalogFileError(f"output {output} is read-only; export leaves it as it is.",
+                               code="output-unusable")
+    try:
+        with open(real, "rb") as fh:
+            magic = fh.read(4)
+    except OSError:
+        magic = b""
+    if magic == b"regf":
+        raise CatalogFileError(f"output {output} is a registry hive; 'export --format hive -o "
+                               f"{output}' writes the catalog into it (this format would replace "
+                               "it).", code="output-is-hive")
+    return real

@@ -119,7 +119,7 @@ def find_in_catalogs(f: CatalogFile, bits: list[Bitness],
     """The entry ``text`` names (``refs.find_entry``) in the first catalog that has it, and the
     other catalogs holding the same entry.  Refused when none has it, when it is ambiguous in
     one, or when two catalogs hold different entries for it (then --bitness picks one)."""
-    from ..refs import find_entry
+    from ..refs import entry_id, find_entry
     hits: list[tuple[Catalog, ProtocolEntry]] = []
     refusals: list[OperationRefused] = []
     for b in bits:
@@ -133,7 +133,7 @@ def find_in_catalogs(f: CatalogFile, bits: list[Bitness],
         ambiguous = next((r for r in refusals if r.code == "ambiguous-entry"), None)
         if ambiguous is not None:
             raise ambiguous
-        number = ws.parse_int(text.strip())
+        number = entry_id(text)
         what = (f"there is no entry with id {number}" if number is not None else
                 f"{ws.shown(text)} names no entry (give an id, a hex id such as 0x3ec, a triple "
                 "such as inet,stream,tcp, a provider GUID or a name)")
@@ -142,6 +142,11 @@ def find_in_catalogs(f: CatalogFile, bits: list[Bitness],
     cat, e = hits[0]
     if any(other != e for _, other in hits[1:]):
         found = "; ".join(f"{c.bitness}-bit: {x.id} {display_name(x.name)!r}" for c, x in hits)
+        if all(other.id == e.id for _, other in hits[1:]):   # one id, entries that differ
+            from dataclasses import fields
+            differ = sorted({fl.name for _, other in hits[1:] for fl in fields(e)
+                             if getattr(e, fl.name) != getattr(other, fl.name)})
+            found += f"; they differ in {', '.join(differ)}"
         raise OperationRefused(f"{ws.shown(text)} names different entries in the {where} "
                                f"catalogs ({found}); pick one with --bitness 64 or --bitness 32.",
                                code="ambiguous-entry", winsock_error=ws.WSAEINVAL)

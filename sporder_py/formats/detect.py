@@ -65,6 +65,8 @@ def sniff(data: bytes) -> str | None:
         return "netsh"
     if head.startswith("Winsock_LSP"):
         return "firefox"
+    if head.startswith("# Winsock catalog report"):
+        return "report"       # a 'sporder report' whose catalog could not be embedded
     return "toml"      # any other text: the TOML reader names what is wrong with it
 
 
@@ -85,6 +87,10 @@ def parse(data: bytes, source: str, *, fmt: str | None = None,
         raise CatalogFileError(f"{source}: not a catalog in any format sporder reads (TOML, "
                                "netsh text, .reg, SYSTEM hive, Firefox annotation, JSON).",
                                code="catalog-unknown-format")
+    if found == "report":
+        raise CatalogFileError(f"{source}: this 'sporder report' carries no netsh catalog to "
+                               "read (its 'Not included' line says why); import the catalog "
+                               "itself.", code="catalog-unknown-format")
     if control_set is not None and found != "hive":
         raise UsageError(f"{source}: a control set can only be chosen for a SYSTEM hive, and "
                          f"this file is {found}.", code="bad-control-set")

@@ -81,10 +81,11 @@ def parse_list_json(text: str, source: str) -> tuple[CatalogFile, list[str]]:
     if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
         raise CatalogFileError(f"{source}: not a 'sporder list --json' document (no data.entries "
                                "list).", code="catalog-invalid")
-    # Both catalogs when the document lists them (data.catalogs), else data itself.
-    parts = data.get("catalogs")
-    if not isinstance(parts, list) or not all(isinstance(c, dict) for c in parts):
-        parts = [data]
+    # data itself is the native catalog; data.catalogs (list of both) adds the other one.
+    others = data.get("catalogs")
+    parts = [data] + ([c for c in others if c.get("catalog") != data.get("catalog")]
+                      if isinstance(others, list) and all(isinstance(c, dict) for c in others)
+                      else [])
     tables: dict[str, Any] = {}
     ids: list[int] = []
     for part in parts:

@@ -183,7 +183,7 @@ def load_winreg() -> Any:
     try:
         return importlib.import_module("winreg")
     except ImportError:
-        raise CatalogFileError(f"{SOURCE}: the live catalog is read only on Windows; elsewhere "
+        raise CatalogFileError(f"{SOURCE}: the live catalog can be read only on Windows; elsewhere "
                                "read a catalog file, a .reg export or an offline SYSTEM hive.",
                                code="live-unsupported") from None
 

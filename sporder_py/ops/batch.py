@@ -140,7 +140,7 @@ class Spec:
 
 
 def _resolved(text: str, f: CatalogFile, bitnesses: Sequence[Bitness], where: str) -> int:
-    number = ws.parse_int(text)
+    number = refs.entry_id(text)
     if number is not None:            # an id (or hex id) is checked by the operation itself
         return number
     ids = {b: refs.find_id(f.catalog(b), text) for b in bitnesses}
@@ -153,7 +153,14 @@ def _resolved(text: str, f: CatalogFile, bitnesses: Sequence[Bitness], where: st
 
 
 def _bitnesses(f: CatalogFile, spec: Spec, default: str | None, *, many: bool) -> list[Bitness]:
-    b = spec.str("bitness") or default
+    given = spec._get("bitness")
+    if given in (64, 32) and not isinstance(given, bool):   # bitness = 64 in a TOML file
+        given = str(given)
+    if isinstance(given, str):
+        given = given.lower()                  # "BOTH", as the command line takes it
+    elif given is not None:
+        raise spec._bad("bitness", '"64", "32" or "both"')
+    b = given or default
     if b in (None, "both"):
         return f.bitnesses if many else [f.native]
     if b not in f.catalogs:
@@ -259,6 +266,10 @@ def _install(f: CatalogFile, s: Spec, b: str | None, ctx: Ctx) -> Result:
         entries = [_install_entry(s)]
     provider = s.str("provider_id")
     generated = provider is None
+    if generated and s.flag("exist_ok"):
+        raise UsageError(f"{s.where}: exist_ok needs the provider_id: a generated GUID is new "
+                         "on every run, so nothing installed could match it.",
+                         code="bad-operation")
     provider = catalog_toml.normalize_guid(provider) if provider else ctx.guid()
     if provider is None:
         raise s._bad("provider_id", "a GUID like {E70F1AA0-AB8B-11CF-8CA3-00805F48A192}")
@@ -270,6 +281,10 @@ def _install(f: CatalogFile, s: Spec, b: str | None, ctx: Ctx) -> Result:
 def _install_lsp(f: CatalogFile, s: Spec, b: str | None, ctx: Ctx) -> Result:
     provider = s.str("provider_id")
     generated = provider is None
+    if generated and s.flag("exist_ok"):
+        raise UsageError(f"{s.where}: exist_ok needs the LSP's provider_id: a generated GUID is "
+                         "new on every run, so nothing installed could match it.",
+                         code="bad-operation")
     provider = catalog_toml.normalize_guid(provider) if provider else ctx.guid()
     if provider is None:
         raise s._bad("provider_id", "a GUID like {E70F1AA0-AB8B-11CF-8CA3-00805F48A192}")

@@ -184,7 +184,7 @@ def install_lsp(f: CatalogFile, *, name: str, path: str, provider_id: str, targe
                                "installation.", code="already-installed",
                                winsock_error=ws.WSANO_RECOVERY)
         return _already(f, cats, installed, guid, name=name, path=path, path32=path32,
-                        categories=categories, targets=targets)
+                        categories=categories, targets=targets, ifs=ifs)
     per_cat = {b: _targets(f.catalog(b), targets) for b in cats}
     tids = [e.id for e in per_cat[cats[0]]]
     for b in cats[1:]:
@@ -320,8 +320,8 @@ def _install_one(cat: Catalog, targets: list[ProtocolEntry], hid: int, guids: li
 
 
 def _already(f: CatalogFile, cats: Sequence[Bitness], installed: Sequence[Bitness], guid: str, *,
-             name: str, path: str, path32: str | None, categories: int,
-             targets: Targets) -> tuple[CatalogFile, list[Change], int]:
+             name: str, path: str, path32: str | None, categories: int, targets: Targets,
+             ifs: bool) -> tuple[CatalogFile, list[Change], int]:
     """``exist_ok``: the LSP with this GUID is installed the same way in every selected catalog
     -- one hidden entry with the same name, DLL path and categories, and chain entries over the
     same (family, type, protocol) triples that a fresh install would layer over -- then nothing
@@ -348,7 +348,11 @@ def _already(f: CatalogFile, cats: Sequence[Bitness], installed: Sequence[Bitnes
             if have != want:
                 differs.append(f"{b}-bit {what} is {ws.shown(have)}, not {ws.shown(want)}")
         if h.lsp_categories != categories:
-            differs.append(f"categories are {h.lsp_categories:#x}, not {categories:#x}")
+            differs.append(f"{b}-bit categories are {h.lsp_categories:#x}, not {categories:#x}")
+        own = [e for e in cat.protocols if e.kind == "chain" and e.chain[0] == h.id]
+        if own and any(e.is_ifs != ifs for e in own):   # instlsp sets XP1_IFS_HANDLES on them
+            differs.append(f"{b}-bit chains are {'non-' if ifs else ''}IFS, not "
+                           f"{'' if ifs else 'non-'}IFS")
         without, _ = uninstall(f, entry_id=h.id, bitnesses=[b])
         want_triples = {t.triple for t in _targets(without.catalog(b), targets)}
         have_triples = {e.triple for e in cat.protocols
@@ -359,6 +363,11 @@ def _already(f: CatalogFile, cats: Sequence[Bitness], installed: Sequence[Bitnes
                 differs.append(f"{b}-bit catalog {label} " + ", ".join(
                     f"({request_text(*t)})" for t in sorted(extra)))
     if differs:
+        # One sentence; what differs the same way in both catalogs is said once.
+        plain = [d.removeprefix("64-bit ").removeprefix("32-bit ") for d in differs]
+        if len(cats) == 2 and len(plain) % 2 == 0 and plain[:len(plain) // 2] == \
+                plain[len(plain) // 2:]:
+            differs = [f"in both catalogs, {d}" for d in plain[:len(plain) // 2]]
         raise OperationRefused(f"Provider {guid} is installed differently: "
                                f"{'; '.join(differs)}.", code="installed-differently",
                                winsock_error=ws.WSANO_RECOVERY)

@@ -109,7 +109,7 @@ def load_live() -> Loaded:
 
 def load_any(path: str, source: str, *, control_set: int | None = None,
              partial: bool = False, fmt: str | None = None,
-             what: str = "catalog file") -> Loaded:
+             what: str = "catalog file", explicit_control_set: bool = True) -> Loaded:
     """A file in any format sporder reads (detected by content unless ``fmt`` says); a SYSTEM
     hive is read from the control set ``Select\\Current`` names, or ``control_set``."""
     data = read_bytes(path, what)
@@ -119,6 +119,8 @@ def load_any(path: str, source: str, *, control_set: int | None = None,
         return Loaded(f, warnings, source, "toml", True)
     from ..formats import detect
     found = fmt or detect.sniff(data)
+    if found != "hive" and not explicit_control_set:
+        control_set = None      # --control-set is for hives (the catalog, or a file to import)
     if found == "hive":
         from ..formats import hive
         got = hive.read_hive_catalog(path, source, control_set)
@@ -142,8 +144,9 @@ def load(loc: Location, *, any_format: bool = False,
         if sys.platform == "win32":      # pragma: no cover - exercised on Windows only
             return load_live()
         return Loaded(load_shipped(), [], f"{DEFAULT_CATALOG} (shipped)", "shipped", False)
-    if any_format:
-        return load_any(loc.path, loc.path, control_set=control_set)
+    if any_format:       # the global --control-set may be meant for import/export, not this file
+        return load_any(loc.path, loc.path, control_set=control_set,
+                        explicit_control_set=False)
     data = read_bytes(loc.path)
     f, warnings = catalog_toml.decode(data, loc.path)
     return Loaded(f, warnings, loc.path, "toml", True)

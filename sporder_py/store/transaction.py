@@ -9,6 +9,7 @@ the write.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 
 from .._record import Record, record
@@ -118,6 +119,9 @@ def mutate(loc: Location, operation: Operation, *, command: str,
     # Writes go to ``loc.real`` (the path with links resolved once, in Location): through a
     # link, the real catalog and its lock, temps and history are the target's.
     if loc.live:
+        if sys.platform != "win32":
+            from ..formats.live import read_live
+            read_live()          # raises the one sentence: readable only on Windows
         raise CatalogFileError("the live catalog is read-only here: run 'sporder --catalog "
                                "FILE import live', change FILE, then 'sporder --catalog FILE "
                                "export --format reg -o winsock.reg' and 'reg import winsock.reg' "

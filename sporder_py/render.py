@@ -117,7 +117,8 @@ def is_tty() -> bool:
         return False
 
 
-def envelope(command: str, data: Any = None, error: dict[str, Any] | None = None) -> str:
+def envelope(command: str, data: Any = None, error: dict[str, Any] | None = None, *,
+             pretty: bool | None = None) -> str:
     """The JSON document of DESIGN §4: exact JSON (``json.loads`` gives back every value), UTF-8
     text kept readable, and no raw dangerous code point: ``json.dumps`` already writes C0
     controls as escapes; DEL, C1 controls, bidi controls, U+2028/U+2029 and lone surrogates are
@@ -127,7 +128,12 @@ def envelope(command: str, data: Any = None, error: dict[str, Any] | None = None
                            "data": data if data is not None else {}}
     if error is not None:
         doc["error"] = error
-    text = json.dumps(doc, indent=2, ensure_ascii=False)
+    # Indented for a person at a terminal; one compact line when piped, as scripts read it (the
+    # C encoder: about five times faster, which a 10,000-entry list --json notices).
+    if pretty is None:
+        pretty = is_tty()
+    text = (json.dumps(doc, indent=2, ensure_ascii=False) if pretty else
+            json.dumps(doc, ensure_ascii=False, separators=(",", ":")))
     # Outside strings a JSON document is ASCII, so each match is inside a string.
     if text.isascii() and "\x7f" not in text:
         return text

@@ -119,10 +119,13 @@ def test_envelope_round_trips_and_carries_no_raw_dangerous_code_point() -> None:
 
 
 def test_envelope_of_ordinary_text_is_plain_json_dumps() -> None:
+    """Indented for a terminal (pretty), one compact line for a pipe; the same JSON."""
     data = {"name": "微软 [TCP/IP]", "path": "%SystemRoot%\\system32\\mswsock.dll", "n": [1, 2]}
-    expected = json.dumps({"schema": 1, "command": "list", "ok": True, "data": data}, indent=2,
-                          ensure_ascii=False)
-    assert R.envelope("list", data) == expected
+    doc = {"schema": 1, "command": "list", "ok": True, "data": data}
+    assert R.envelope("list", data, pretty=True) == json.dumps(doc, indent=2, ensure_ascii=False)
+    assert R.envelope("list", data, pretty=False) == json.dumps(doc, ensure_ascii=False,
+                                                                separators=(",", ":"))
+    assert R.envelope("list", data) == R.envelope("list", data, pretty=False)   # not a tty
 
 
 # --- display width -------------------------------------------------------------------------------

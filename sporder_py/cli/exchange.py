@@ -127,7 +127,7 @@ def export_cmd(g: Globals, fmt: str, output: str | None, key_root: str | None, f
     elif fmt == "json":
         from ..formats import jsondoc
         cat = sub.catalog(bits[0])
-        data = (R.envelope("list", {
+        data = (R.envelope("list", pretty=True, data={
             "catalog": cat.bitness, "serial": f.serial, "entries": jsondoc.catalog_entries(cat),
             "namespaces": [jsondoc.namespace_to_json(n, i)
                            for i, n in enumerate(cat.namespaces, 1)],

@@ -15,9 +15,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from ..errors import CatalogFileError, ConflictError
+from .limits import MAX_LOCK_TIMEOUT
 
-DEFAULT_LOCK_TIMEOUT = 30.0      # seconds a writer waits for the lock (--lock-timeout)
-MAX_LOCK_TIMEOUT = 7 * 24 * 3600.0   # a week: far beyond any wait, within every platform timer
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 

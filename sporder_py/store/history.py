@@ -22,8 +22,8 @@ from ..errors import CatalogFileError, OperationRefused
 from ..formats import catalog_toml
 from ..model import CatalogFile, HistoryRecord
 from .atomic import atomic_write
+from .limits import MAX_INPUT_BYTES
 from .location import Location
-from .reading import MAX_INPUT_BYTES
 
 KEEP_STATES = 50
 KEEP_RECORDS = 1000

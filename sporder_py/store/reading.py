@@ -11,12 +11,9 @@ from .._record import Record, record
 from ..errors import CatalogFileError
 from ..formats import catalog_toml
 from ..model import CatalogFile
+from .limits import MAX_INPUT_BYTES
 from .location import Location
 from .shipped import DEFAULT_CATALOG, load_shipped
-
-# The most sporder reads of any input file.  Far above any real input (a catalog file of 50,000
-# entries is ~35 MB; a real SYSTEM hive can pass 100 MB), far below what exhausts memory.
-MAX_INPUT_BYTES = 1 << 30
 
 
 def read_bytes(path: str | os.PathLike[str], what: str = "catalog file") -> bytes:

@@ -18,11 +18,11 @@ from ..formats import catalog_toml
 from ..model import CatalogFile, Change
 from . import history
 from .atomic import (
-    DEFAULT_LOCK_TIMEOUT,
     atomic_write,
     clean_stale_temps,
     exclusive_lock,
 )
+from .limits import DEFAULT_LOCK_TIMEOUT
 from .location import Location, check_path, exists
 from .reading import read_bytes
 from .shipped import DEFAULT_CATALOG, shipped_path

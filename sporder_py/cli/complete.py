@@ -16,13 +16,13 @@ Install completion with ``eval "$(_SPORDER_COMPLETE=bash_source sporder)"`` (bas
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 import click
 
 from .. import winsock as ws
-from ..model import Catalog, CatalogFile
+from ..model import Catalog, CatalogFile, ProtocolEntry
 
 if TYPE_CHECKING:       # click.shell_completion is imported only when completing (start-up)
     from click.shell_completion import CompletionItem
@@ -83,28 +83,28 @@ def _short(name: str | None, prefix: str) -> str | None:
     return name.removeprefix(prefix).lower() if name and name.startswith(prefix) else None
 
 
-def families(ctx: click.Context, param: click.Parameter,
-             incomplete: str) -> list[CompletionItem]:
-    """The address families the catalog serves (``inet``, ``AF_INET``)."""
+def _symbols(ctx: click.Context, incomplete: str, name_of: Callable[[ProtocolEntry], str | None],
+             prefix: str) -> list[CompletionItem]:
+    """The symbolic names (long and short) of what the catalog's non-layered entries serve."""
     pairs: list[tuple[str, str]] = []
     for cat in _catalogs(ctx):
         for e in cat.protocols:
-            name = ws.family_name(e.family)
+            name = name_of(e)
             if name and e.kind != "layered":
-                pairs += [(s, name) for s in (_short(name, "AF_"), name) if s]
+                pairs += [(s, name) for s in (_short(name, prefix), name) if s]
     return _items(pairs, incomplete)
+
+
+def families(ctx: click.Context, param: click.Parameter,
+             incomplete: str) -> list[CompletionItem]:
+    """The address families the catalog serves (``inet``, ``AF_INET``)."""
+    return _symbols(ctx, incomplete, lambda e: ws.family_name(e.family), "AF_")
 
 
 def socket_types(ctx: click.Context, param: click.Parameter,
                  incomplete: str) -> list[CompletionItem]:
     """The socket types the catalog serves (``stream``, ``SOCK_STREAM``)."""
-    pairs: list[tuple[str, str]] = []
-    for cat in _catalogs(ctx):
-        for e in cat.protocols:
-            name = ws.socket_type_name(e.socket_type)
-            if name and e.kind != "layered":
-                pairs += [(s, name) for s in (_short(name, "SOCK_"), name) if s]
-    return _items(pairs, incomplete)
+    return _symbols(ctx, incomplete, lambda e: ws.socket_type_name(e.socket_type), "SOCK_")
 
 
 def protocols(ctx: click.Context, param: click.Parameter,

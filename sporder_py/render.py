@@ -1,8 +1,6 @@
 """Output: a rich table on a terminal, plain aligned text when piped, the JSON envelope, mutation
-plans and trees.
-
-rich is imported only when stdout is a terminal (start-up cost, python-cli.md §2.5) and always with
-markup, highlighting and emoji off: provider names contain brackets and backslashes.
+plans and trees.  rich is imported only when stdout is a terminal (start-up cost) and always
+with markup, highlighting and emoji off: provider names contain brackets and backslashes.
 
 Terminal safety (DESIGN §5).  Names, paths and history fields come from untrusted files, so every
 human-readable output escapes the code points that can drive or deceive a terminal:
@@ -13,12 +11,9 @@ human-readable output escapes the code points that can drive or deceive a termin
 - the line and paragraph separators U+2028, U+2029;
 - lone surrogates U+D800-U+DFFF (undecodable input; printing one would raise).
 
-The escape is Python's: ``\\t``, ``\\n``, ``\\r``; ``\\xHH`` for other code points below U+0100
-(``\\x1b``, ``\\x7f``, ``\\x85``); ``\\uHHHH`` above (``\\u202e``); hex digits in lower case.
-Everything else is printed as is -- in particular a backslash stays a single backslash, so
-``%SystemRoot%\\system32\\x.dll`` reads as written.  The escape is therefore one-way, for display
-only: a name holding the four characters ``\\x1b`` and a name holding ESC look alike.  The exact
-value is in ``--json``, whose strings round-trip (``envelope``).
+The escape is Python's (``\\t``, ``\\n``, ``\\r``, ``\\x1b``, ``\\u202e``; lower-case hex); all else
+prints as is, so ``%SystemRoot%\\system32\\x.dll`` reads as written.  It is one-way, for display
+(the four characters ``\\x1b`` and ESC look alike); ``--json`` keeps exact values (``envelope``).
 """
 
 from __future__ import annotations
@@ -542,15 +537,13 @@ def plan(changes: list[Change], orders: dict[str, tuple[list[int], list[int]]],
     - ``>`` move: an entry or namespace provider changes position (also ``namespace-reorder``);
     - ``*`` any other action (none of today's operations produce one).
 
-    Under it, one ``field: before -> after`` line per changed field (values as users write
-    them: ``yes``/``no``, ``(none)``, ``[a, b]``) and the change's detail.  Then, per catalog
-    whose order changed, the ids before and after; then the serial, or the dry-run notice.
-    The plan ends with the resolution changes (``effects.resolution_changes``): under
-    ``socket() calls that change:``, one line per catalog and (family, type, protocol), by name,
-    with the stack before ``->`` the stack after (``id 'name'`` from the top layer to the base
-    provider, joined by ``>``), or ``fails with WSAE...``; ``no socket() call changes`` when
-    the plan changes something but no call goes elsewhere (nothing when ``effects`` is None:
-    not computed).  Names, details and values go through ``safe()``.
+    Under it, ``field: before -> after`` lines (values as users write them: ``yes``/``no``,
+    ``(none)``, ``[a, b]``) and the detail; per catalog whose order changed, the ids before and
+    after; the serial or the dry-run notice; then ``socket() calls that change:``, one line per
+    catalog and (family, type, protocol) -- protocols n..m that change alike share a line --
+    with the stack before ``->`` after (``id 'name'`` top layer first, joined by ``>``), or
+    ``fails with WSAE...``; ``no socket() call changes`` when none does (nothing when
+    ``effects`` is None).  Names, details and values go through ``safe()``.
     """
     if not changes:
         out("no change")
@@ -588,7 +581,19 @@ def resolution_section(effects: Sequence[ResolutionChange]) -> None:
         out("no socket() call changes")
         return
     out("socket() calls that change:")
+    runs: list[list[ResolutionChange]] = []     # protocols n, n+1, ... that change alike: one line
     for c in effects:
-        out(f"  (catalog {safe(c.bitness)}) {safe(triple_text(*c.triple))}: "
+        last = runs[-1][-1] if runs else None
+        if last is not None and (c.bitness, c.triple[:2], c.before, c.after, c.error) == (
+                last.bitness, last.triple[:2], last.before, last.after, last.error) \
+                and c.triple[2] == last.triple[2] + 1:
+            runs[-1].append(c)
+        else:
+            runs.append([c])
+    for run in runs:
+        c, text = run[0], triple_text(*run[0].triple)
+        if len(run) > 2:
+            text = f"{text.rsplit(', ', 1)[0]}, {c.triple[2]}..{run[-1].triple[2]}"
+        out(f"  (catalog {safe(c.bitness)}) {safe(text)}: "
             f"{stack_text(c.before, c.before_names, None)} -> "
             f"{stack_text(c.after, c.after_names, c.error)}")

@@ -322,3 +322,15 @@ def test_install_lsp_path32_and_the_same_path_note(cat, tmp_path):
     new = f.next_entry_id - 1
     assert (f.catalog("64").get(new).path, f.catalog("32").get(new).path) == (
         r"C:\v64.dll", r"C:\v32.dll")
+
+
+def test_a_created_file_lists_every_call_and_ranges_share_a_line(cli, tmp_path):
+    """A catalog created by init (or import) had no catalog before: every call changes, and a
+    RAW range that changes alike is one line (0..255), not 256."""
+    new = tmp_path / "new.toml"
+    r = cli("--catalog", new, "init", "--from", "windows-7", "--json")
+    changes = r.json["data"]["resolution_changes"]
+    assert any(c["triple"] == [2, 1, 6] and c["after"] == [1001] for c in changes)
+    human = cli("--catalog", tmp_path / "other.toml", "init", "--from", "windows-7").out
+    assert "(catalog 64) AF_INET, SOCK_RAW, 0..255: fails -> 1003 'MSAFD Tcpip [RAW/IP]'" in human
+    assert "SOCK_RAW, 17:" not in human

@@ -34,13 +34,16 @@ def run_mutation(g: Globals, command: str, operation: transaction.Operation, *, 
                            create=create, undo_target=undo_target)
     for w in outcome.warnings:
         R.warn(w)
+    # A file created by this write (init, import) had no catalog before: every call changes.
+    before = (CatalogFile(catalogs={}) if create is not None and outcome.before is create
+              else outcome.before)
     orders: dict[str, tuple[list[int], list[int]]] = {
-        b: (outcome.before.catalogs[b].ids if b in outcome.before.catalogs else [],
+        b: (before.catalogs[b].ids if b in before.catalogs else [],
             outcome.after.catalogs[b].ids if b in outcome.after.catalogs else [])
         for b in outcome.after.bitnesses}
     native = outcome.after.native
     from ..effects import resolution_changes
-    effects = resolution_changes(outcome.before, outcome.after) if outcome.changes else []
+    effects = resolution_changes(before, outcome.after) if outcome.changes else []
     data: dict[str, Any] = {
         "changes": [c.to_json() for c in outcome.changes],
         "order_before": orders[native][0], "order_after": orders[native][1],

@@ -237,8 +237,9 @@ def all_commands() -> dict[str, click.Command]:
 @click.group(cls=SporderGroup, context_settings=CONTEXT)
 @click.option("--catalog", "catalog", metavar="PATH", envvar="SPORDER_CATALOG",
               help="Catalog file (env SPORDER_CATALOG; default "
-                   "$XDG_DATA_HOME/sporder/catalog.toml). Read commands also accept netsh "
-                   "text, .reg, SYSTEM hive, Firefox annotation and JSON files.")
+                   "$XDG_DATA_HOME/sporder/catalog.toml), or live: this Windows machine's own "
+                   "catalog, read-only. Read commands also accept netsh text, .reg, SYSTEM "
+                   "hive, Firefox annotation and JSON files.")
 @click.option("--bitness", type=BITNESS, default=None,
               help="Which catalog: reads default to the native (64) one; installs and "
                    "uninstalls default to every catalog the file has.")

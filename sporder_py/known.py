@@ -62,16 +62,11 @@ def _key(e: ProtocolEntry) -> _Key:
 
 @functools.cache
 def _templates() -> dict[_Key, ProtocolEntry]:
-    import os
-
-    from .formats.catalog_toml import decode
-    from .shipped_data import shipped_dir, shipped_names
+    from .shipped_data import load_shipped_file, shipped_names
     found: dict[_Key, ProtocolEntry] = {}
     conflicting: set[_Key] = set()
     for name in shipped_names():
-        with open(os.path.join(shipped_dir(), f"{name}.toml"), "rb") as fh:   # package data
-            f = decode(fh.read(), f"{name} (shipped)")[0]
-        for cat in f.catalogs.values():
+        for cat in load_shipped_file(name).catalogs.values():
             for e in cat.protocols:
                 if e.kind != "base":
                     continue

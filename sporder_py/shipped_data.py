@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 
 from .errors import CatalogFileError
+from .model import CatalogFile
 
 
 def shipped_dir() -> str:
@@ -27,3 +28,10 @@ def shipped_names() -> list[str]:
         raise CatalogFileError(f"cannot read the shipped catalogs in {where}: "
                                f"{exc.strerror or exc}.", code="catalog-unreadable") from None
     return sorted(n[:-5] for n in names if n.endswith(".toml") and not n.startswith("."))
+
+
+def load_shipped_file(name: str) -> CatalogFile:
+    """The shipped catalog ``name`` (a name ``shipped_names`` lists; our own file, trusted)."""
+    from .formats.catalog_toml import decode
+    with open(os.path.join(shipped_dir(), f"{name}.toml"), "rb") as fh:
+        return decode(fh.read(), f"{name} (shipped)")[0]

@@ -5,14 +5,13 @@ hivexregedit, read the written hive and get exactly the model, resolve through i
 
 from __future__ import annotations
 
-import lzma
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import TESTDATA, run_sub
+from conftest import run_sub
 
 pytest.importorskip("regipy")
 HIVEX = shutil.which("hivexregedit")
@@ -27,8 +26,8 @@ LSP = ["install-lsp", "--name", "Inspector", "--path", "%SystemRoot%\\system32\\
 
 
 @pytest.fixture(scope="module")
-def raw(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
-    return {n: lzma.decompress((TESTDATA / "hives" / f"{n}.xz").read_bytes()) for n in HIVES}
+def raw(real_hive) -> dict[str, bytes]:
+    return {n: real_hive(n).read_bytes() for n in HIVES}
 
 
 def catalogs(run_result) -> dict:

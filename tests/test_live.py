@@ -9,7 +9,6 @@ bytes, so it cannot drift into agreeing with a wrong reader.
 from __future__ import annotations
 
 import errno
-import lzma
 import struct
 import sys
 from collections.abc import Callable
@@ -45,16 +44,9 @@ P9 = PARAMETERS + r"\Protocol_Catalog9"
 
 
 @pytest.fixture(scope="module")
-def hive(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
-    """Decompresses a real hive (once) into a temporary directory; never into the tree."""
-    folder = tmp_path_factory.mktemp("hives")
-
-    def get(name: str) -> Path:
-        dest = folder / name
-        if not dest.exists():
-            dest.write_bytes(lzma.decompress((HIVES / f"{name}.xz").read_bytes()))
-        return dest
-    return get
+def hive(real_hive: Callable[[str], Path]) -> Callable[[str], Path]:
+    """A real hive, decompressed once (conftest.real_hive)."""
+    return real_hive
 
 
 @pytest.fixture(scope="module")

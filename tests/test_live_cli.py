@@ -4,7 +4,6 @@ workflow runs the same commands against a real Windows registry."""
 
 from __future__ import annotations
 
-import lzma
 import subprocess
 import sys
 import time
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CATALOGS, ROOT, TESTDATA
+from conftest import CATALOGS, ROOT
 
 pytest.importorskip("regipy")
 from winreg_standin import HiveWinreg  # noqa: E402
@@ -21,14 +20,8 @@ HIVES = ["SYSTEM-win7-x86", "SYSTEM-win8-x64", "SYSTEM-win10-x64", "SYSTEM-win10
 
 
 @pytest.fixture(scope="module")
-def hives(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("hives")
-    out = {}
-    for name in HIVES:
-        dest = folder / name
-        dest.write_bytes(lzma.decompress((TESTDATA / "hives" / f"{name}.xz").read_bytes()))
-        out[name] = dest
-    return out
+def hives(real_hive) -> dict[str, Path]:
+    return {name: real_hive(name) for name in HIVES}
 
 
 @pytest.fixture

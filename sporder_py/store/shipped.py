@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 
 from ..errors import CatalogFileError
-from ..formats import catalog_toml
 from ..model import CatalogFile
-from ..shipped_data import shipped_dir, shipped_names
+from ..shipped_data import load_shipped_file, shipped_dir, shipped_names
 
 __all__ = ["DEFAULT_CATALOG", "load_shipped", "shipped_dir", "shipped_names", "shipped_path"]
 
@@ -23,5 +22,5 @@ def shipped_path(name: str) -> str:
 
 
 def load_shipped(name: str = DEFAULT_CATALOG) -> CatalogFile:
-    with open(shipped_path(name), "rb") as fh:      # our own file, inside the package
-        return catalog_toml.decode(fh.read(), f"{name} (shipped)")[0]
+    shipped_path(name)                  # one sentence for an unknown name
+    return load_shipped_file(name)
